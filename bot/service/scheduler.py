@@ -1,0 +1,78 @@
+"""Cycle scheduling with APScheduler 3: an interval with jitter, one cycle at a time, coalescing.
+
+A single worker thread runs every cycle, so a webhook-triggered evaluation queues behind the running
+cycle instead of racing it. SIGTERM/SIGINT stop new cycles and wait for the one in flight: a heal is
+either pushed or abandoned with its working clone reset, never half-written.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.record import log
+
+Cycle = Callable[[list[str] | None], object]  # apps to evaluate (None = all)
+
+
+class Scheduler:
+    def __init__(self, cycle: Cycle, *, interval: float, jitter: float = 0.0) -> None:
+        self._cycle = cycle
+        self._stop = threading.Event()
+        self._sched = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": max(1, int(interval))},
+            timezone=UTC,
+        )
+        self._sched.add_job(
+            self._run,
+            IntervalTrigger(seconds=interval, jitter=int(jitter) or None, timezone=UTC),
+            args=[None],
+            id="cycle",
+            next_run_time=datetime.now(UTC),
+        )
+
+    def _run(self, apps: list[str] | None) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            self._cycle(apps)
+        except Exception as exc:  # one bad cycle must not kill the service; it is logged and counted
+            log.event("cycle.crashed", error=str(exc), kind=type(exc).__name__)
+
+    def trigger(self, apps: list[str]) -> None:
+        """Evaluate these apps as soon as the worker is free (webhooks call this)."""
+        if not self._stop.is_set():
+            self._sched.add_job(self._run, args=[apps], misfire_grace_time=None)
+
+    def start(self) -> None:
+        self._sched.start()
+
+    def stop(self, wait: bool = True) -> None:
+        self._stop.set()
+        if self._sched.running:
+            self._sched.shutdown(wait=wait)
+
+    def run_until_signalled(self) -> None:
+        """Block until SIGTERM/SIGINT, then shut down gracefully."""
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.event("service.stopping", signal=signal.Signals(signum).name)
+            self._stop.set()
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        self.start()
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            self.stop(wait=True)
+            for s, h in previous.items():
+                signal.signal(s, h)
