@@ -1,0 +1,181 @@
+"""The loaded settings tree: frozen values handed to every stage (durations in seconds, paths absolute).
+
+``Settings`` is built once by ``bot.settings.load`` and passed explicitly; nothing else in the
+bot reads config files or the environment. Secrets are resolved at load into ``Secret`` values
+whose repr and str never show the value.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from bot import errors, model
+from bot.settings import policy
+
+
+def _empty() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A resolved secret. ``value`` is None when it is optional and unset, or was not resolved."""
+
+    ref: str  # "env:NAME" or "file:/abs/path": safe to print
+    value: str | None = field(default=None, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return f"<secret {self.ref}>"
+
+    def reveal(self) -> str:
+        if self.value is None:
+            raise errors.ConfigError(f"secret {self.ref} is not available")
+        return self.value
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    url: str
+    headers: Mapping[str, str] = field(default_factory=_empty)
+    bearer_token: Secret | None = None
+    basic_auth: tuple[str, Secret] | None = None  # (username, password)
+    verify_tls: bool = True
+    timeout: float = 20.0
+    app_label: str = "app"
+    step: float = 30.0
+    offset: float = 15.0
+    scrape_interval: float = 15.0
+
+
+@dataclass(frozen=True)
+class ArgoCDSettings:
+    url: str
+    token: Secret | None = None
+    login: tuple[Secret, Secret] | None = None  # (username, password) for POST /api/v1/session
+    verify_tls: bool = True
+    app_namespace: str | None = None
+    projects: tuple[str, ...] = ()
+    timeout: float = 10.0
+    refresh_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class RepoSettings:
+    name: str
+    url: str  # clone URL, or an absolute local path
+    branch: str
+    workdir: Path
+    github: str | None = None  # "owner/name"
+    token: Secret | None = None
+    token_username: str = "x-access-token"
+    ssh_key: Secret | None = None
+    author_name: str = "githeal"
+    author_email: str = "githeal@localhost"
+    signing: str = "none"  # "none" | "ssh" | "gpg"
+    signing_key: str | None = None
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    base_url: str
+    token: Secret | None = None
+    app_id: int | None = None
+    private_key: Secret | None = None
+    installation_id: int | None = None
+    timeout: float = 15.0
+
+
+@dataclass(frozen=True)
+class HelmPaths:
+    image_tag: str = "image.tag"
+    image_repository: str = "image.repository"
+    replicas: str = "replicaCount"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One managed app: where it lives in Argo CD and Git, and what the bot may touch."""
+
+    name: str
+    repo: str
+    paths: tuple[str, ...]
+    argocd_app: str | None = None  # None when chosen by ``selector``
+    selector: Mapping[str, str] | None = None
+    slos: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()
+    helm: HelmPaths = HelmPaths()
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    rollback: str = "revert"
+
+    def allows(self, path: str) -> bool:
+        """May the bot edit ``path`` (repo-relative)? A glob, or a directory prefix ending in /."""
+        clean = path.removeprefix("./")
+        for pattern in self.paths:
+            if pattern.endswith("/") and clean.startswith(pattern):
+                return True
+            if fnmatch.fnmatchcase(clean, pattern):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    alertmanager_token: Secret | None = None
+    github_secret: Secret | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    webhooks: Webhooks = Webhooks()
+
+
+@dataclass(frozen=True)
+class Schedule:
+    interval: float = 30.0
+    jitter: float = 0.0
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    timeout: float = 900.0
+    period: float = 300.0
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: str = "text"
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything githeal was configured with, validated and cross-checked."""
+
+    source: Path
+    prometheus: PrometheusSettings
+    argocd: ArgoCDSettings
+    repos: Mapping[str, RepoSettings]
+    apps: Mapping[str, AppSpec]
+    slos: Mapping[str, model.SLO]
+    policies: tuple[policy.Policy, ...]
+    guardrails: policy.Guardrails
+    github: GitHubSettings | None = None
+    schedule: Schedule = Schedule()
+    service: ServiceSettings = ServiceSettings()
+    verify: VerifySettings = VerifySettings()
+    log: LogSettings = LogSettings()
+    unset_optional: tuple[str, ...] = ()  # refs of optional secrets that were not set
+    secrets_checked: bool = True
+
+    def app_slos(self, app: str) -> tuple[model.SLO, ...]:
+        return tuple(self.slos[name] for name in self.apps[app].slos)
+
+    def policies_for(self, app: str, labels: Mapping[str, str] | None = None) -> tuple[policy.Policy, ...]:
+        return tuple(p for p in self.policies if p.selector.matches(app, labels))
