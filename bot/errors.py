@@ -131,6 +131,7 @@ class ClientError(BotError):
 class PrometheusError(ClientError, TemporaryError):
     system = "prometheus"
     delay = 15.0
+    error_type: str | None = None  # the API's errorType (timeout, execution, bad_data, ...) when known
 
 
 class ArgoCDError(ClientError):
@@ -185,3 +186,9 @@ class GitHubConflict(GitHubError, TemporaryError):
 
 class SandboxError(PermanentError):
     pass
+
+
+class GitHubUnavailable(GitHubError, TemporaryError):
+    """5xx, connection refused, timeout or exhausted client-side retries while talking to GitHub."""
+
+    delay = 30.0

@@ -222,7 +222,9 @@ class AppObservation:
     status: AppStatus | None
     slos: tuple[SLOReport, ...] = ()
     error: str = ""  # why status is None
-    load_per_replica: float | None = None
+    load_per_replica: float | None = None  # None: not configured or not OK data
+    replicas: int | None = None  # current replica count, when observed
+    hpa: tuple[int, int] | None = None  # (minReplicas, maxReplicas) when an HPA owns the workload
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,8 @@ def prometheus(c: systems.PrometheusConfig, s: Secrets) -> tree.PrometheusSettin
         step=c.step,
         offset=c.offset,
         scrape_interval=c.scrape_interval,
+        load_query=c.load_query,
+        replicas_query=c.replicas_query,
     )
 
 

@@ -109,6 +109,17 @@ class PrometheusConfig(Base):
         default=15.0, description="Evaluate this far in the past to tolerate ingestion delay."
     )
     scrape_interval: PositiveDuration = Field(default=15.0, description="Scrape interval of the SLI series.")
+    load_query: str | None = Field(
+        default=None,
+        description="PromQL giving load per replica for every app, grouped by the app label "
+        "(for `when: load` policies), e.g. sum by (app) (rate(http_requests_total[1m])) / "
+        "sum by (app) (kube_deployment_spec_replicas).",
+    )
+    replicas_query: str | None = Field(
+        default=None,
+        description="PromQL giving the current replica count of every app, grouped by the app label "
+        "(for scale policies).",
+    )
 
     @pydantic.model_validator(mode="after")
     def _one_auth(self) -> PrometheusConfig:

@@ -49,6 +49,8 @@ class PrometheusSettings:
     step: float = 30.0
     offset: float = 15.0
     scrape_interval: float = 15.0
+    load_query: str | None = None
+    replicas_query: str | None = None
 
 
 @dataclass(frozen=True)

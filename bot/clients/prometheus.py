@@ -1,0 +1,219 @@
+"""The Prometheus HTTP API over an injected ``httpx.Client``: instant and range queries, readiness.
+
+Every failure (HTTP != 200, ``status: error``, timeouts, refused connections, undecodable bodies)
+becomes ``errors.PrometheusError`` carrying URL, status, errorType and a truncated payload. Answers
+keep ``warnings``/``infos`` so callers can refuse partial data. It must not interpret values.
+
+prometheus-api-client (a project dependency) is not used here: it is built on a ``requests.Session``
+with its own retry adapter, so it cannot share the injected httpx transport (wiring's auth/TLS, the
+tests' fault proxy), and ``custom_query``/``custom_query_range`` drop ``warnings`` and ``errorType``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
+from typing import Any, Self
+
+import httpx
+
+from bot import errors
+
+TIMEOUT_MARGIN = 5.0  # httpx waits a little longer than the server-side timeout= it asked for
+
+
+@dataclass(frozen=True)
+class Series:
+    """One instant-vector (or scalar) sample. Special floats arrive as strings; float() parses them."""
+
+    labels: Mapping[str, str]
+    value: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class RangeSeries:
+    labels: Mapping[str, str]
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    expr: str
+    at: float
+    result_type: str
+    series: tuple[Series, ...] = ()
+    warnings: tuple[str, ...] = ()
+    infos: tuple[str, ...] = ()
+
+    def by(self, label: str) -> dict[str, float]:
+        """Values keyed by one label (vector order is not guaranteed); last one wins on duplicates."""
+        return {s.labels[label]: s.value for s in self.series if label in s.labels}
+
+    def pairs(self) -> list[tuple[Mapping[str, str], float]]:
+        return [(s.labels, s.value) for s in self.series]
+
+
+@dataclass(frozen=True)
+class RangeResult:
+    expr: str
+    series: tuple[RangeSeries, ...] = ()
+    warnings: tuple[str, ...] = ()
+    infos: tuple[str, ...] = field(default_factory=tuple)
+
+
+class PrometheusClient:
+    """Talks to one Prometheus. ``http`` carries base URL, auth headers, TLS and the transport."""
+
+    def __init__(self, http: httpx.Client, *, timeout: float = 20.0, margin: float = TIMEOUT_MARGIN) -> None:
+        self.http = http
+        self.timeout = timeout  # server-side ``timeout=``; keep it below the tick
+        self.margin = margin
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        timeout: float = 20.0,
+        verify: bool | str = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> PrometheusClient:
+        """Build the httpx client from settings values (what wiring calls); ``transport`` for tests."""
+        all_headers = dict(headers or {})
+        if bearer_token:
+            all_headers["Authorization"] = f"Bearer {bearer_token}"
+        http = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers=all_headers,
+            auth=httpx.BasicAuth(*basic_auth) if basic_auth else None,
+            timeout=timeout + TIMEOUT_MARGIN,
+            verify=verify,
+            transport=transport,
+        )
+        return cls(http, timeout=timeout)
+
+    @property
+    def url(self) -> str:
+        return str(self.http.base_url).rstrip("/")
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def ready(self) -> bool:
+        """GET /-/ready: True on 200. Never raises: a probe wants a yes or no."""
+        try:
+            return self.http.get("/-/ready", timeout=5.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def query(self, expr: str, at: float, timeout: float | None = None) -> QueryResult:
+        """Instant query evaluated at the pinned time ``at`` (unix seconds), POSTed as a form."""
+        timeout = self.timeout if timeout is None else timeout
+        form = {"query": expr, "time": _ts(at), "timeout": f"{timeout:g}s"}
+        body = self._post("/api/v1/query", form, timeout)
+        kind = body["data"].get("resultType")
+        result = body["data"].get("result")
+        try:
+            if kind == "vector":
+                series = tuple(_sample(item) for item in result)
+            elif kind == "scalar":
+                series = (Series(MappingProxyType({}), float(result[1]), float(result[0])),)
+            else:
+                raise ValueError(f"unsupported resultType {kind!r} for an instant query")
+            warnings, infos = _notes(body)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self._error(f"malformed answer: {exc}", "/api/v1/query", body) from exc
+        return QueryResult(expr, at, kind, series, warnings, infos)
+
+    def query_range(
+        self, expr: str, start: float, end: float, step: float, timeout: float | None = None
+    ) -> RangeResult:
+        """Range query (sparklines, debugging); the server caps it at 11,000 points per series."""
+        timeout = self.timeout if timeout is None else timeout
+        form = {
+            "query": expr,
+            "start": _ts(start),
+            "end": _ts(end),
+            "step": f"{step:g}",
+            "timeout": f"{timeout:g}s",
+        }
+        body = self._post("/api/v1/query_range", form, timeout)
+        data = body["data"]
+        try:
+            if data.get("resultType") != "matrix":
+                raise ValueError(f"unexpected resultType {data.get('resultType')!r}")
+            series = tuple(
+                RangeSeries(
+                    MappingProxyType(dict(item.get("metric", {}))),
+                    tuple((float(t), float(v)) for t, v in item.get("values", [])),
+                )
+                for item in data.get("result", [])
+            )
+            warnings, infos = _notes(body)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self._error(f"malformed answer: {exc}", "/api/v1/query_range", body) from exc
+        return RangeResult(expr, series, warnings, infos)
+
+    def _post(self, path: str, form: Mapping[str, str], timeout: float) -> dict[str, Any]:
+        try:
+            response = self.http.post(path, data=dict(form), timeout=timeout + self.margin)
+        except httpx.TimeoutException as exc:
+            raise self._error(f"timed out after {timeout:g}s", path, None, error_type="timeout") from exc
+        except httpx.HTTPError as exc:
+            raise self._error(f"{type(exc).__name__}: {exc}", path, None, error_type="unavailable") from exc
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self._error(
+                "response is not JSON", path, response.text, status=response.status_code
+            ) from exc
+        if not isinstance(body, dict):
+            raise self._error("response is not a JSON object", path, body, status=response.status_code)
+        if response.status_code != 200 or body.get("status") != "success":
+            error_type = body.get("errorType")
+            detail = errors.truncate(body.get("error", "query failed"))
+            message = f"{error_type or 'error'}: {detail}"
+            raise self._error(message, path, body, status=response.status_code, error_type=error_type)
+        if not isinstance(body.get("data"), dict):
+            raise self._error("response has no data", path, body, status=response.status_code)
+        return body
+
+    def _error(
+        self,
+        message: str,
+        path: str,
+        payload: object,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+    ) -> errors.PrometheusError:
+        exc = errors.PrometheusError(message, url=f"{self.url}{path}", status=status, payload=payload)
+        exc.error_type = error_type
+        return exc
+
+
+def _ts(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _sample(item: Mapping[str, Any]) -> Series:
+    t, v = item["value"]
+    return Series(MappingProxyType(dict(item.get("metric", {}))), float(v), float(t))
+
+
+def _notes(body: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(body.get("warnings") or ()), tuple(body.get("infos") or ())
