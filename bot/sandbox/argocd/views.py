@@ -1,0 +1,173 @@
+"""Read-only views of an emulated app beyond the Application itself: resource tree, diffs, events, fields.
+
+Each returns the JSON body of one Argo CD endpoint, shaped by ``wire``. The tree is the only place
+ReplicaSets and Pods appear (as in Argo CD), with Pod health from the workload model. It reads app
+state under the caller's lock and must not change it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.sandbox.argocd import render, state, wire, workload
+
+
+def _ref(app: state.App, res: render.Resource) -> dict[str, Any]:
+    ref = {"group": res.group, "version": res.version, "kind": res.kind, "namespace": res.namespace}
+    return wire.shape({**ref, "name": res.name, "uid": wire.uid(app, *res.key)}, wire.REF)
+
+
+def _node(
+    app: state.App, res: render.Resource, parent: render.Resource | None, extra: dict[str, Any]
+) -> dict[str, Any]:
+    health: workload.Health | None = extra.pop("health", None)
+    rest = {
+        "parentRefs": [_ref(app, parent)] if parent else [],
+        "info": extra.get("info", []),
+        "resourceVersion": str(app.resource_version),
+        "images": sorted(set(extra.get("images", ()))),
+        "health": None if health is None else wire.shape(vars(health), ()),
+        "createdAt": wire.ts(extra["created"]),
+    }
+    return wire.shape({**_ref(app, res), **rest}, ())
+
+
+def _child(app: state.App, kind: str, parent: render.Resource, seed: str, length: int) -> render.Resource:
+    suffix = uuid.uuid5(uuid.UUID(app.uid), seed).hex[:length]
+    group = "apps" if kind == "ReplicaSet" else ""
+    return render.Resource(group, "v1", kind, parent.namespace, f"{parent.name}-{suffix}", {})
+
+
+def tree(app: state.App, model: workload.WorkloadModel, now: float) -> dict[str, Any]:
+    """Managed resources plus a ReplicaSet and Pods under each Deployment (only here, as in Argo CD)."""
+    nodes = []
+    states = {s.resource.key: s for s in app.resources}
+    pod_health = getattr(model, "pod_health", None)
+    for key, res in sorted(app.live.items()):
+        health = states[key].health if key in states else None
+        wl = workload.workload_of(res)
+        created = max(app.changed_at.get(key, app.created_at), app.created_at)
+        images = list(wl.images.values()) if wl else []
+        nodes.append(_node(app, res, None, {"images": images, "health": health, "created": created}))
+        if wl is None or res.kind != "Deployment":
+            continue
+        rs = _child(app, "ReplicaSet", res, repr(state.template(res)), 10)
+        info = [{"name": "Revision", "value": f"Rev:{len(app.history)}"}]
+        nodes.append(
+            _node(app, rs, res, {"info": info, "images": images, "health": health, "created": created})
+        )
+        for i in range(wl.replicas):
+            pod = _child(app, "Pod", rs, f"{rs.name}/{i}", 5)
+            ph = pod_health(wl, now - created) if pod_health else health
+            ready = "1" if ph is not None and ph.status == "Healthy" else "0"
+            reason = "Running" if ready == "1" else (ph.message if ph else "")
+            info = [
+                {"name": "Status Reason", "value": reason},
+                {"name": "Containers", "value": f"{ready}/{len(images)}"},
+            ]
+            nodes.append(
+                _node(app, pod, rs, {"info": info, "images": images, "health": ph, "created": created})
+            )
+    nodes.sort(key=lambda n: (n.get("group", ""), n["kind"], n.get("namespace", ""), n["name"]))
+    return {"nodes": nodes}
+
+
+def _masked(res: render.Resource | None) -> str:
+    if res is None:
+        return "null"
+    manifest = dict(res.manifest)
+    if res.kind == "Secret":
+        manifest["data"] = {k: "+" * (8 + i) for i, k in enumerate(manifest.get("data") or {})}
+    return json.dumps(manifest, separators=(",", ":"))
+
+
+def managed_resources(app: state.App, filters: Mapping[str, str]) -> dict[str, Any]:
+    desired = {r.key: r for r in (app.desired.resources if app.desired else ())}
+    items = []
+    for key in sorted(set(desired) | set(app.live)):
+        target, live = desired.get(key), app.live.get(key)
+        res = target or live
+        assert res is not None
+        if any(
+            filters.get(f) and filters[f] != getattr(res, f) for f in ("kind", "name", "namespace", "group")
+        ):
+            continue
+        item = {
+            "group": res.group,
+            "kind": res.kind,
+            "namespace": res.namespace,
+            "name": res.name,
+            "targetState": _masked(target),
+            "liveState": _masked(live),
+            "normalizedLiveState": _masked(live),
+            "predictedLiveState": _masked(target),
+            "resourceVersion": str(app.resource_version) if live else "",
+            "modified": (target.manifest if target else None) != (live.manifest if live else None),
+        }
+        items.append(wire.shape(item, ()))
+    return {"items": items}
+
+
+def events(app: state.App) -> dict[str, Any]:
+    items = []
+    for i, event in enumerate(app.events):
+        meta = {
+            "name": f"{app.name}.{uuid.uuid5(uuid.UUID(app.uid), str(i)).hex[:16]}",
+            "namespace": wire.CONTROL_NAMESPACE,
+            "uid": wire.uid(app, "event", str(i)),
+            "resourceVersion": str(i + 1),
+            "creationTimestamp": wire.ts(event["at"]),
+        }
+        involved = {
+            "kind": "Application",
+            "namespace": wire.CONTROL_NAMESPACE,
+            "name": app.name,
+            "uid": app.uid,
+            "apiVersion": "argoproj.io/v1alpha1",
+            "resourceVersion": str(app.resource_version),
+        }
+        component = (
+            "argocd-server" if event["reason"] == "OperationStarted" else "argocd-application-controller"
+        )
+        items.append(
+            {
+                "metadata": meta,
+                "involvedObject": involved,
+                "reason": event["reason"],
+                "message": event["message"],
+                "source": {"component": component},
+                "firstTimestamp": wire.ts(event["at"]),
+                "lastTimestamp": wire.ts(event["at"]),
+                "count": 1,
+                "type": event["type"],
+                "eventTime": None,
+                "reportingComponent": "",
+                "reportingInstance": "",
+            }
+        )
+    return {"metadata": {"resourceVersion": str(app.resource_version)}, "items": items}
+
+
+def pick(data: Mapping[str, Any], paths: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Keep only ``paths`` (the list ``fields`` filter), in the object's own key order."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        sub = [p[1:] for p in paths if p and p[0] == key]
+        if any(not s for s in sub):
+            out[key] = value
+        elif sub and isinstance(value, Mapping):
+            out[key] = pick(value, sub)
+    return out
+
+
+def drop(data: Mapping[str, Any], paths: Sequence[Sequence[str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        sub = [p[1:] for p in paths if p and p[0] == key]
+        if any(not s for s in sub):
+            continue
+        out[key] = drop(value, sub) if sub and isinstance(value, Mapping) else value
+    return out
