@@ -9,7 +9,7 @@ when the choice is ambiguous. No I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +137,7 @@ def _images(obj: Mapping[str, Any]) -> dict[str, str]:
 Drift = tuple[str, str, str, Any]  # (kind/name, what, key, live value)
 
 
-def drift(resources: list[Mapping[str, Any]]) -> list[Drift]:
+def drift(resources: Sequence[Mapping[str, Any]]) -> list[Drift]:
     """What differs between live and Git for the fields githeal knows how to write back."""
     found: list[Drift] = []
     for r in resources:

@@ -293,6 +293,10 @@ class WorkingClone:
     def staged_stat(self) -> str:
         return self._git("diff", "--cached", "--stat")
 
+    def staged_diff(self) -> str:
+        """The exact patch that ``commit`` would record (what a dry run prints)."""
+        return self._git("diff", "--cached", "--no-color", "--no-ext-diff")
+
     def find_heal(self, heal_id: str, since: datetime | None = None) -> CommitInfo | None:
         """The commit on the (last fetched) remote branch carrying ``Heal-Id: heal_id``: the dedupe check."""
         for commit in read_log(self.path, self.remote_ref, since=since, grep=heal_id, env=self._env):
@@ -354,15 +358,18 @@ class WorkingClone:
             return self._git("diff", "--name-only", "--diff-filter=U").split()
         return []
 
-    def commit(self, message: str) -> str:
-        """Commit what is staged with the configured identity (and signing); returns the new sha."""
+    def commit(self, message: str, *, allow_empty: bool = False) -> str:
+        """Commit what is staged with the configured identity (and signing); returns the new sha.
+
+        ``allow_empty`` records an audit-only commit (e.g. an Argo CD sync enforcing Git's state)."""
         with self._failsafe():
-            if self._yes("diff", "--cached", "--quiet"):
+            if not allow_empty and self._yes("diff", "--cached", "--quiet"):
                 raise self._error("nothing to commit: the heal changes nothing")
             msg = self.path / ".git" / "GITHEAL_COMMIT_MSG"
             msg.write_text(message, encoding="utf-8")
             try:
-                self._git("commit", "--quiet", "--cleanup=whitespace", f"--file={msg}")
+                extra = ["--allow-empty"] if allow_empty else []
+                self._git("commit", "--quiet", "--cleanup=whitespace", *extra, f"--file={msg}")
             finally:
                 msg.unlink(missing_ok=True)
             return self.head()

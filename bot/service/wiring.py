@@ -113,7 +113,15 @@ def github_client(s: tree.GitHubSettings) -> githubclient.GitHubClient:
         auth = github.Auth.Token(s.token.value)
     else:
         raise errors.ConfigError("github: no usable credentials (token or app)")
-    gh = github.Github(auth=auth, base_url=s.base_url.rstrip("/"), timeout=int(s.timeout), retry=None)
+    # PyGithub would otherwise sleep and retry 403s itself; our error tree carries Retry-After instead.
+    gh = github.Github(
+        auth=auth,
+        base_url=s.base_url.rstrip("/"),
+        timeout=int(s.timeout),
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
     return githubclient.GitHubClient(gh)
 
 

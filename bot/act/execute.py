@@ -1,0 +1,315 @@
+"""The only place a Plan becomes side effects: heal commits, pull requests, auto-merges, Argo CD syncs.
+
+Per action: sync the working clone, skip if the Heal-Id already landed, stage the change (rollback,
+scale, restart, reconcile) in the clone, render the message, then commit+push (direct), push a
+``githeal/...`` branch and open or update its PR (propose / auto-merge), or only show the diff (dry
+run, observe mode). Any failure resets the clone; one app's failure never stops the others. An empty
+plan makes no calls at all.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bot import errors, model
+from bot.act import changes, message, rollback
+from bot.clients import argocd, gitrepo
+from bot.clients import github as githubclient
+from bot.record import log
+from bot.settings import tree
+
+
+class Outcome(enum.StrEnum):
+    COMMITTED = "committed"  # pushed to the target branch
+    PROPOSED = "proposed"  # PR open for a human
+    AUTOMERGE = "automerge"  # PR open, GitHub merges it once checks pass
+    MERGED = "merged"  # PR merged by the bot
+    SYNCED = "synced"  # Argo CD sync requested (enforce) and audited in Git
+    NOTIFIED = "notified"
+    OBSERVED = "observed"  # observe mode: nothing written
+    DRY_RUN = "dry-run"
+    DUPLICATE = "duplicate"  # the heal already exists
+    REJECTED = "rejected"  # a human closed its PR before
+    REFUSED = "refused"  # not safe to do (RollbackError, ManifestError)
+    FAILED = "failed"  # an external system failed
+
+
+LANDED = (Outcome.COMMITTED, Outcome.MERGED, Outcome.SYNCED)
+
+
+@dataclass(frozen=True)
+class Result:
+    action: model.Action
+    outcome: Outcome
+    detail: str = ""
+    commit: str | None = None  # the heal commit (on the PR branch for PRs)
+    landed: str | None = None  # the commit on the target branch that contains the heal
+    pr: githubclient.PrRef | None = None
+    diff: str = ""
+    context: message.HealContext | None = None
+    at: datetime | None = None
+
+
+@dataclass
+class Tools:
+    settings: tree.Settings
+    clones: Mapping[str, gitrepo.WorkingClone]  # by repo name
+    argocd: argocd.ArgoCDClient
+    github: githubclient.GitHubClient | None
+    clock: Callable[[], datetime]
+    templates: Path | None = None
+    sli: Callable[[str], tuple[float | None, ...]] = field(default=lambda app: ())
+
+
+def branch_name(action: model.Action) -> str:
+    return f"githeal/{action.app}/{action.kind.value}-{action.heal_id[:8]}"
+
+
+def _prefixes(spec: tree.AppSpec) -> tuple[str, ...]:
+    """Directory prefixes of the app's allowed globs (``apps/x/**`` -> ``apps/x``), for git pathspecs."""
+    out = []
+    for p in spec.paths:
+        head = p.split("*", 1)[0].rstrip("/")
+        out.append(head or ".")
+    return tuple(dict.fromkeys(out))
+
+
+def _app_files(clone: gitrepo.WorkingClone, spec: tree.AppSpec) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for prefix in _prefixes(spec):
+        for path in clone.list_files("HEAD", "" if prefix == "." else prefix):
+            if path.endswith((".yaml", ".yml")) and spec.allows(path):
+                data = clone.show("HEAD", path)
+                if data is not None:
+                    files[path] = data.decode("utf-8")
+    return files
+
+
+def _context(
+    action: model.Action, obs: model.AppObservation | None, tools: Tools, **kw: object
+) -> message.HealContext:
+    status = obs.status if obs else None
+    merge = str(action.params.get("merge", ""))
+    return message.HealContext(
+        app=action.app,
+        action=action.kind.value,
+        policy=action.policy,
+        mode=action.mode.value,
+        reason=action.reason,
+        heal_id=action.heal_id,
+        observed=action.evidence,
+        health=str(status.health) if status else "",
+        sync=str(status.sync) if status else "",
+        sli=tools.sli(action.app),
+        merge_policy=merge,
+        verify_plan=(
+            "githeal waits until Argo CD is Synced and Healthy at this commit, then watches the SLO's "
+            f"short window for {tools.settings.verify.period:.0f}s; it escalates if the heal did not help."
+        ),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _stage(
+    action: model.Action, obs: model.AppObservation | None, clone: gitrepo.WorkingClone, tools: Tools
+) -> tuple[message.HealContext, bool]:
+    """Stage the change in the clone; returns its message context and whether the commit may be empty."""
+    spec = tools.settings.apps[action.app]
+    p = action.params
+    kind = action.kind
+    if kind is model.ActionKind.ROLLBACK:
+        if obs is None or obs.status is None:
+            raise errors.RollbackError("no Argo CD status to roll back from", app=action.app)
+        strategy = rollback.Strategy(str(p.get("strategy") or spec.rollback))
+        prefixes = _prefixes(spec)
+        rp = rollback.plan(obs.status, clone, strategy, paths=prefixes, allowed_paths=prefixes)
+        rollback.stage(rp, clone)
+        commits = tuple(message.CommitRef(c.sha, c.subject, c.author) for c in rp.commits)
+        ctx = _context(
+            action,
+            obs,
+            tools,
+            target=rp.good_revision[:7],
+            strategy=strategy.value,
+            good_revision=rp.good_revision,
+            bad_revision=rp.bad_revision,
+            commits=commits,
+            changes=rp.changes or (rp.reason,),
+        )
+        return ctx, False
+    files = _app_files(clone, spec)
+    if kind is model.ActionKind.SCALE:
+        to = int(p.get("hpa_min") or p.get("to") or 0)
+        fc = changes.scale(files, to, helm_replicas=spec.helm.replicas, expect=None)
+        target = f"{to} replicas"
+    elif kind is model.ActionKind.RESTART:
+        stamp = tools.clock().isoformat(timespec="seconds")
+        fc = changes.restart(files, str(p.get("annotation") or "githeal.io/restartedAt"), stamp)
+        target = ""
+    elif kind is model.ActionKind.RECONCILE and p.get("mode") == "adopt":
+        resources = [dict(r) for r in tools.argocd.managed_resources(_argo_name(action.app, tools, obs))]
+        drift = changes.drift(resources)
+        if not drift:
+            raise errors.ManifestError("no drift githeal can write back (live equals Git)", file=None)
+        fc = changes.adopt(files, drift, helm_replicas=spec.helm.replicas)
+        target = "live state"
+    elif kind is model.ActionKind.RECONCILE:
+        # enforce: Argo CD syncs Git over the drift; the audit trail is an empty heal commit
+        return _context(action, obs, tools, target="Git", changes=("sync live state back to Git",)), True
+    else:
+        raise errors.PolicyError(f"{kind} does not change Git")
+    clone.write_files({path: text.encode("utf-8") for path, text in fc.files.items()})
+    return _context(action, obs, tools, target=target, changes=fc.changes), False
+
+
+def _argo_name(app: str, tools: Tools, obs: model.AppObservation | None) -> str:
+    if obs is not None and obs.status is not None:
+        return obs.status.name
+    return tools.settings.apps[app].argocd_app or app
+
+
+def _repo(action: model.Action, tools: Tools) -> tuple[tree.RepoSettings, gitrepo.WorkingClone]:
+    spec = tools.settings.apps[action.app]
+    return tools.settings.repos[spec.repo], tools.clones[spec.repo]
+
+
+def _notify(action: model.Action, obs: model.AppObservation | None, tools: Tools) -> Result:
+    ctx = _context(action, obs, tools)
+    repo, _ = _repo(action, tools)
+    if tools.github is None or repo.github is None:
+        log.event(
+            "heal.notify", app=action.app, policy=action.policy, heal_id=action.heal_id, reason=action.reason
+        )
+        return Result(action, Outcome.NOTIFIED, "logged (no GitHub configured)", context=ctx)
+    labels = [*map(str, action.params.get("labels") or ()), *tools.settings.guardrails.escalation_labels]
+    issue = tools.github.open_or_update_issue(
+        repo.github,
+        message.issue_title(ctx),
+        message.issue_body(ctx, problem=action.reason, templates=tools.templates),
+        labels=labels,
+        marker=f"heal-id={action.heal_id}",
+    )
+    return Result(action, Outcome.NOTIFIED, f"issue #{issue.number} {issue.outcome}", context=ctx)
+
+
+def _propose(
+    action: model.Action,
+    tools: Tools,
+    clone: gitrepo.WorkingClone,
+    repo: tree.RepoSettings,
+    ctx: message.HealContext,
+    commit_msg: str,
+    diff: str,
+) -> Result:
+    if tools.github is None or repo.github is None:
+        raise errors.ConfigError(f"policy {action.policy} opens PRs but repo {repo.name} has no GitHub")
+    branch = branch_name(action)
+    existing = tools.github.find_pr(repo.github, branch)
+    if existing is not None and existing.state == "closed":
+        clone.reset()
+        return Result(action, Outcome.REJECTED, f"PR #{existing.number} was closed by a human", pr=existing)
+    sha = clone.commit(commit_msg)
+    clone.push_branch(branch)
+    clone.reset()
+    body = message.pr_body(ctx, templates=tools.templates)
+    pr = tools.github.open_or_update_pr(
+        repo.github,
+        branch,
+        repo.branch,
+        message.pr_title(ctx, templates=tools.templates),
+        body,
+        labels=[str(x) for x in action.params.get("pr_labels") or ()],
+        reviewers=[str(x) for x in action.params.get("pr_reviewers") or ()],
+    )
+    if pr.rejected:
+        return Result(action, Outcome.REJECTED, f"PR #{pr.number} was closed by a human", sha, pr=pr)
+    automerge = action.mode is model.Mode.AUTO and action.params.get("merge") == "pr-automerge"
+    if not automerge:
+        return Result(
+            action, Outcome.PROPOSED, f"PR #{pr.number} {pr.outcome}", sha, pr=pr, diff=diff, context=ctx
+        )
+    state = tools.github.enable_automerge(pr, "merge")
+    if state == "merged":
+        merged = tools.github.pr_state(repo.github, pr.number)
+        return Result(
+            action, Outcome.MERGED, f"PR #{pr.number} merged", sha, merged.merge_commit_sha, merged, diff, ctx
+        )
+    return Result(
+        action, Outcome.AUTOMERGE, f"PR #{pr.number}: auto-merge enabled", sha, pr=pr, diff=diff, context=ctx
+    )
+
+
+def _one(action: model.Action, obs: model.AppObservation | None, tools: Tools, dry_run: bool) -> Result:
+    if action.kind is model.ActionKind.NOTIFY:
+        return Result(action, Outcome.DRY_RUN, action.reason) if dry_run else _notify(action, obs, tools)
+    if action.mode is model.Mode.OBSERVE and not dry_run:
+        return Result(action, Outcome.OBSERVED, action.reason)
+    repo, clone = _repo(action, tools)
+    clone.sync()
+    found = clone.find_heal(action.heal_id)
+    if found is not None:
+        return Result(action, Outcome.DUPLICATE, f"already committed as {found.short}", found.sha, found.sha)
+    try:
+        ctx, empty = _stage(action, obs, clone, tools)
+        diff = clone.staged_diff()
+        if dry_run or action.mode is model.Mode.OBSERVE:
+            outcome = Outcome.DRY_RUN if dry_run else Outcome.OBSERVED
+            return Result(action, outcome, action.reason, diff=diff, context=ctx)
+        commit_msg = message.commit_message(ctx, templates=tools.templates)
+        direct = action.mode is model.Mode.AUTO and action.params.get("merge") == "direct"
+        if not direct and not empty:
+            return _propose(action, tools, clone, repo, ctx, commit_msg, diff)
+        sha = clone.commit(commit_msg, allow_empty=empty)
+        pushed = clone.push(recheck=lambda: clone.find_heal(action.heal_id) is None)
+        if pushed.status == "already-done":
+            return Result(action, Outcome.DUPLICATE, "the same heal landed meanwhile", context=ctx)
+        landed = pushed.sha or sha
+        if empty:
+            tools.argocd.sync(
+                _argo_name(action.app, tools, obs), obs.status.project if obs and obs.status else None
+            )
+            return Result(
+                action, Outcome.SYNCED, "Argo CD sync requested", landed, landed, diff=diff, context=ctx
+            )
+        return Result(
+            action, Outcome.COMMITTED, f"pushed {landed[:7]}", landed, landed, diff=diff, context=ctx
+        )
+    finally:
+        clone.reset()
+
+
+def execute(
+    plan: model.Plan, snapshot: model.Snapshot | None, tools: Tools, *, dry_run: bool = False
+) -> list[Result]:
+    """Carry out every action of ``plan``; each becomes a Result, errors included."""
+    results: list[Result] = []
+    for action in plan.actions:
+        obs = snapshot.apps.get(action.app) if snapshot else None
+        at = tools.clock()
+        try:
+            result = _one(action, obs, tools, dry_run)
+        except (errors.RollbackError, errors.ManifestError, errors.PolicyError) as exc:
+            result = Result(action, Outcome.REFUSED, str(exc))
+        except errors.BotError as exc:
+            result = Result(action, Outcome.FAILED, str(exc))
+        result = Result(**{**result.__dict__, "at": at})
+        log.event(
+            "heal." + result.outcome.value,
+            app=action.app,
+            policy=action.policy,
+            heal_id=action.heal_id,
+            action=action.kind.value,
+            mode=action.mode.value,
+            detail=result.detail,
+            commit=result.landed,
+        )
+        results.append(result)
+    return results
+
+
+def landed(results: Sequence[Result]) -> list[Result]:
+    return [r for r in results if r.outcome in LANDED and r.landed]

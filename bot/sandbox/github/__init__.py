@@ -1,0 +1,4 @@
+"""GitHub API emulator (REST + the auto-merge GraphQL mutations) over real bare git repositories.
+
+Start it with ``server.GitHubEmulator``; it never talks to the real GitHub.
+"""
