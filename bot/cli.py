@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from bot import errors, settings
+from bot.record import log
+from bot.service import audit, cycle, daemon, report, wiring
 
 
 class _Group(click.Group):
@@ -57,3 +59,68 @@ def validate(config: Path, no_secrets: bool) -> None:
         click.echo(f"secrets: optional and unset: {', '.join(loaded.unset_optional)}")
     else:
         click.echo("secrets: all resolved")
+
+
+def _load(config: Path) -> settings.Settings:
+    loaded = settings.load(config)
+    log.configure(loaded.log.format, loaded.log.level)
+    return loaded
+
+
+@main.command()
+@click.option(
+    "--config", "config", required=True, type=click.Path(path_type=Path), help="githeal YAML config."
+)
+@click.option("--dry-run", is_flag=True, help="Observe and decide; print the exact diffs, write nothing.")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--app", "apps", multiple=True, help="Only these apps (repeatable).")
+@click.option("--wait/--no-wait", default=True, help="Wait for verification of heals made in this cycle.")
+def once(config: Path, dry_run: bool, output: str, apps: tuple[str, ...], wait: bool) -> None:
+    """Run one full cycle: observe, decide, act (unless --dry-run), verify."""
+    rt = wiring.build(_load(config))
+    engine = cycle.Engine(rt)
+    try:
+        rep = engine.run_once(list(apps) or None, dry_run=dry_run)
+        outcomes = engine.wait_verifications() if wait and not dry_run else {}
+    finally:
+        engine.close()
+        rt.close()
+    if output == "json":
+        data = report.cycle_json(rep)
+        data["verified"] = {k: {"success": o.success, "reason": o.reason} for k, o in outcomes.items()}
+        click.echo(report.dumps(data))
+    else:
+        click.echo(report.cycle_table(rep), nl=False)
+        for heal, o in outcomes.items():
+            click.echo(f"verify {heal}: {'success' if o.success else 'failure'}: {o.reason}")
+    if any(not o.success for o in outcomes.values()):
+        raise errors.BotError("a heal did not verify")
+
+
+@main.command()
+@click.option(
+    "--config", "config", required=True, type=click.Path(path_type=Path), help="githeal YAML config."
+)
+def run(config: Path) -> None:
+    """Run the service: scheduled cycles, /healthz /readyz /metrics, webhooks; SIGTERM stops it."""
+    rt = wiring.build(_load(config))
+    try:
+        daemon.Service(rt).run_forever()
+    finally:
+        rt.close()
+
+
+@main.command("history")
+@click.option("--repo", help="Manifest repo path or URL (default: the configured repos).")
+@click.option("--config", "config", type=click.Path(path_type=Path), help="githeal YAML config.")
+@click.option("--app", help="Only this app.")
+@click.option("--since", help="Only heals newer than this duration ago (e.g. 7d) or ISO date.")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def history_cmd(
+    repo: str | None, config: Path | None, app: str | None, since: str | None, output: str
+) -> None:
+    """Every heal, read back from Git trailers, joined with its verification status."""
+    records = audit.history(repo=repo, config=settings.load(config) if config else None, app=app, since=since)
+    click.echo(
+        report.dumps(report.history_json(records)) if output == "json" else report.history_table(records)
+    )

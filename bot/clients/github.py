@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import github
@@ -43,6 +44,7 @@ class PrRef:
     mergeable_state: str | None = None
     auto_merge: bool = False
     outcome: str = ""  # created | updated | unchanged | rejected (a human closed it) | merged
+    at: datetime | None = None  # when it reached its state: created, merged or closed
 
     @property
     def rejected(self) -> bool:
@@ -66,6 +68,10 @@ class CombinedStatus:
 
     def of(self, context: str) -> str | None:
         return dict(self.contexts).get(context)
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
 
 
 def marker_tag(marker: str) -> str:
@@ -173,6 +179,7 @@ class GitHubClient:
             mergeable_state=p.mergeable_state if full else None,
             auto_merge=bool(p.auto_merge) if full else False,
             outcome=outcome,
+            at=_aware(p.merged_at if merged else p.created_at if p.state == "open" else p.closed_at),
         )
 
     def _pulls_for(self, repo: str, head: str, state: str) -> list[PullRequest]:
@@ -340,3 +347,26 @@ class GitHubClient:
                     return IssueRef(repo, issue.number, issue.html_url, issue.state, outcome)
             created = r.create_issue(title=title, body=text, labels=list(labels))
             return IssueRef(repo, created.number, created.html_url, created.state, "created")
+
+    # ------------------------------------------------------------------ read-back for the guardrails
+
+    def heal_prs(self, repo: str, prefix: str = "githeal/", limit: int = 100) -> list[tuple[PrRef, str]]:
+        """The bot's PRs (head branch under ``prefix``), newest first, with their bodies."""
+        out: list[tuple[PrRef, str]] = []
+        with self._call("list heal PRs of", repo):
+            pulls = self._lazy.get_repo(repo).get_pulls(state="all", sort="created", direction="desc")
+            for p in pulls:
+                if len(out) >= limit:
+                    break
+                if p.head.ref.startswith(prefix):
+                    out.append((self._ref(repo, p, full=False), p.body or ""))
+        return out
+
+    def open_issues(self, repo: str, label: str) -> list[tuple[IssueRef, str]]:
+        """Open issues (not PRs) carrying ``label``, with their bodies: the open escalations."""
+        with self._call("list issues of", repo):
+            return [
+                (IssueRef(repo, i.number, i.html_url, i.state), i.body or "")
+                for i in self._lazy.get_repo(repo).get_issues(state="open", labels=[label])
+                if i.pull_request is None
+            ]

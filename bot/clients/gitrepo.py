@@ -429,3 +429,12 @@ class WorkingClone:
                 return False
             raise
         return True
+
+
+def bare_clone(url: str, dest: str | Path) -> Path:
+    """A throwaway bare clone (for reading history of a repo given by URL)."""
+    try:
+        git.Repo.clone_from(url, str(dest), bare=True, env={"GIT_TERMINAL_PROMPT": "0"})
+    except git.CommandError as exc:
+        raise _git_error(exc, url, None) from exc
+    return Path(dest)
