@@ -35,6 +35,7 @@ class Runtime:
     prometheus: prometheus.PrometheusClient
     clones: dict[str, gitrepo.WorkingClone]
     github: githubclient.GitHubClient | None
+    ranges: prometheus.RangeReader | None = None  # display-only SLI trends (PR sparklines)
     metrics: metrics.Metrics = field(default_factory=metrics.Metrics)
     clock: Callable[[], datetime] = _now
     sleep: Callable[[float], None] = time.sleep
@@ -132,6 +133,12 @@ def build(settings: tree.Settings, *, registry: metrics.Metrics | None = None) -
         settings=settings,
         argocd=argocd_client(settings.argocd),
         prometheus=prometheus_client(settings.prometheus),
+        ranges=prometheus.RangeReader(
+            settings.prometheus.url,
+            headers=dict(settings.prometheus.headers),
+            verify=settings.prometheus.verify_tls,
+            timeout=settings.prometheus.timeout,
+        ),
         clones=clones,
         github=gh,
         metrics=registry or metrics.Metrics(),
