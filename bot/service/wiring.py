@@ -16,8 +16,9 @@ import github
 import httpx
 
 from bot import errors
-from bot.clients import argocd, gitrepo, prometheus
+from bot.clients import argocd, gitrepo
 from bot.clients import github as githubclient
+from bot.clients import prometheus as prom
 from bot.record import metrics
 from bot.settings import tree
 
@@ -32,10 +33,10 @@ class Runtime:
 
     settings: tree.Settings
     argocd: argocd.ArgoCDClient
-    prometheus: prometheus.PrometheusClient
+    prometheus: prom.PrometheusClient
     clones: dict[str, gitrepo.WorkingClone]
     github: githubclient.GitHubClient | None
-    ranges: prometheus.RangeReader | None = None  # display-only SLI trends (PR sparklines)
+    ranges: prom.RangeReader | None = None  # display-only SLI trends (PR sparklines)
     metrics: metrics.Metrics = field(default_factory=metrics.Metrics)
     clock: Callable[[], datetime] = _now
     sleep: Callable[[float], None] = time.sleep
@@ -52,9 +53,9 @@ def _secret(s: tree.Secret | None) -> str | None:
     return s.value if s is not None else None
 
 
-def prometheus_client(s: tree.PrometheusSettings) -> prometheus.PrometheusClient:
+def prometheus_client(s: tree.PrometheusSettings) -> prom.PrometheusClient:
     basic = (s.basic_auth[0], s.basic_auth[1].reveal()) if s.basic_auth else None
-    return prometheus.PrometheusClient.connect(
+    return prom.PrometheusClient.connect(
         s.url,
         headers=dict(s.headers),
         bearer_token=_secret(s.bearer_token),
@@ -133,7 +134,7 @@ def build(settings: tree.Settings, *, registry: metrics.Metrics | None = None) -
         settings=settings,
         argocd=argocd_client(settings.argocd),
         prometheus=prometheus_client(settings.prometheus),
-        ranges=prometheus.RangeReader(
+        ranges=prom.RangeReader(
             settings.prometheus.url,
             headers=dict(settings.prometheus.headers),
             verify=settings.prometheus.verify_tls,
