@@ -119,8 +119,12 @@ def duplicate(history: History, heal_id: str) -> tuple[str, bool] | None:
 
 
 def heal_commit(history: History, revision: str) -> model.HealRecord | None:
-    """The heal whose commit is ``revision``: rolling that back would undo a heal."""
-    return next((h for h in history.heals if same_revision(h.commit, revision)), None)
+    """The heal whose commit (or the merge that landed it) is ``revision``: rolling that back would
+    undo a heal."""
+    return next(
+        (h for h in history.heals if same_revision(h.commit, revision) or same_revision(h.landed, revision)),
+        None,
+    )
 
 
 def good_revision_of(heal: model.HealRecord) -> str:

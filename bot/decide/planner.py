@@ -80,7 +80,7 @@ def plan(
             if cand.action is None:
                 skips.append(model.Skip(app, policy.name, cand.skip))
                 continue
-            action = _with_trust(cand.action, policy, history)
+            action = _with_trust(remedies.after_rejection(cand.action, policy, history), policy, history)
             held = _held(
                 action, policy, obs, cand, guardrails=guardrails, history=history, blast=blast, now=now
             )

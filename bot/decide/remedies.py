@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bot import model
+from bot.decide import history as hist
 from bot.decide import memory as mem
 from bot.decide import scaling, triggers
 from bot.settings import policy as pol
@@ -217,3 +218,28 @@ def scale_down(
     )
     reason = f"load below target for the {window} stabilization window: {change.describe()}"
     return _scale_action(policy, obs, change, reason, evidence)
+
+
+def after_rejection(action: model.Action, policy: pol.Policy, history: hist.History) -> model.Action:
+    """An adopt whose PR a human closed becomes an enforce when the policy says so (``on_reject``).
+
+    Closing the adopt PR says "Git is right, the live change is not": Argo CD syncs Git back over the
+    drift. The enforce has its own heal id, so the rejected adopt stays blocked for good.
+    """
+    remedy = policy.remedy
+    if not (isinstance(remedy, pol.Reconcile) and remedy.mode == "adopt" and remedy.on_reject == "enforce"):
+        return action
+    closed = next((p for p in history.proposals if p.heal_id == action.heal_id and p.state == "closed"), None)
+    if closed is None:
+        return action
+    revision = str(action.params.get("revision", ""))
+    return model.Action(
+        app=action.app,
+        kind=action.kind,
+        policy=action.policy,
+        mode=action.mode,
+        reason=f"adopt PR #{closed.number} was closed by a human: enforce Git over the live drift",
+        heal_id=model.heal_id(action.app, action.kind.value, f"enforce:{revision}"),
+        evidence=action.evidence,
+        params=MappingProxyType({**action.params, "mode": "enforce", "merge": "direct"}),
+    )

@@ -262,7 +262,7 @@ def _remedy(do: rules.Do) -> policy.Remedy:
     if do.restart is not None:
         return policy.Restart(do.restart.annotation)
     if do.reconcile is not None:
-        return policy.Reconcile(do.reconcile.mode)
+        return policy.Reconcile(do.reconcile.mode, on_reject=do.reconcile.on_reject)
     assert do.notify is not None  # schema: exactly one remedy
     return policy.Notify(tuple(do.notify.labels))
 

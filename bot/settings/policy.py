@@ -103,6 +103,7 @@ class Restart:
 class Reconcile:
     mode: str  # "adopt" | "enforce"
     kind: model.ActionKind = model.ActionKind.RECONCILE
+    on_reject: str = "nothing"  # adopt PR closed by a human -> "enforce" | "nothing"
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,11 @@ class ReconcileDo(systems.Base):
     mode: Literal["adopt", "enforce"] = Field(
         description="adopt: write live state to Git; enforce: sync Git."
     )
+    on_reject: Literal["enforce", "nothing"] = Field(
+        default="nothing",
+        description="adopt only: when a human closes the adopt PR, enforce (sync Git over the drift) "
+        "or leave the drift alone.",
+    )
 
 
 class NotifyDo(systems.Base):
