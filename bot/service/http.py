@@ -102,6 +102,17 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
+    def _json(self, body: bytes) -> dict[str, Any] | None:
+        """The body as a JSON object, or None after answering 400."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            self._send(400, {"error": "body is not a JSON object"})
+            return None
+        return payload
+
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         body = self._body()
@@ -121,13 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not hmac.compare_digest(given.encode(), f"Bearer {hooks.alert_token}".encode()):
                 self._send(401, {"error": "bad or missing bearer token"})
                 return
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            self._send(400, {"error": "body is not JSON"})
-            return
-        if not isinstance(payload, dict):
-            self._send(400, {"error": "body is not a JSON object"})
+        payload = self._json(body)
+        if payload is None:
             return
         requested = alert_apps(payload, hooks.alert_labels)
         accepted = hooks.evaluate(requested) if requested else []
@@ -145,13 +151,11 @@ class _Handler(BaseHTTPRequestHandler):
         if delivery and hooks.seen_delivery(delivery):
             self._send(200, {"duplicate": delivery})
             return
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            self._send(400, {"error": "body is not JSON"})
+        payload = self._json(body)
+        if payload is None:
             return
         event = self.headers.get("X-GitHub-Event", "")
-        hooks.github_event(event, payload if isinstance(payload, dict) else {})
+        hooks.github_event(event, payload)
         self._send(HTTPStatus.ACCEPTED, {"event": event})
 
 
