@@ -101,3 +101,12 @@ def test_github_signature_matches_documented_example() -> None:
     # The example from GitHub's docs on validating webhook deliveries.
     sig = http.github_signature("It's a Secret to Everybody", b"Hello, World!")
     assert sig == "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+
+
+def test_webhooks_reject_bodies_that_are_not_json_objects(served: tuple[str, dict[str, Any]]) -> None:
+    url, seen = served
+    auth = {"Authorization": "Bearer s3cret"}
+    assert httpx.post(f"{url}/webhooks/alertmanager", content=b"{nope", headers=auth).status_code == 400
+    assert httpx.post(f"{url}/webhooks/alertmanager", json=[1, 2], headers=auth).status_code == 400
+    assert httpx.post(f"{url}/nowhere", json={}).status_code == 404
+    assert seen["evaluate"] == []
