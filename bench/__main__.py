@@ -1,0 +1,42 @@
+"""``python -m bench [cycle|edit|memory ...] [--quick]``: run the benchmarks and print their figures.
+
+Without names every benchmark runs, in order. ``--quick`` uses tiny sizes (the smoke test's path).
+Benchmarks print figures and ratios for people to read; they never pass or fail on a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from bench import cycle, edit, memory
+
+NAMES = ("cycle", "edit", "memory")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(NAMES)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the benchmarks run")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(NAMES))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    out = sys.stdout
+    for name in args.names or NAMES:
+        started = time.perf_counter()
+        if name == "cycle":
+            cycle.main((5, 20) if args.quick else cycle.SIZES, repeats=2 if args.quick else 5, out=out)
+        elif name == "edit":
+            edit.main(out, limit=20 if args.quick else None, min_seconds=0.0 if args.quick else 2.0)
+        elif name == "memory":
+            memory.main(10 if args.quick else 100, out=out)
+        out.write(f"  ({name}: {time.perf_counter() - started:.1f}s)\n\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``githeal drill``: the scenario plumbing (fast) and two real drills of ``bad-deploy`` (slow).
+
+With the bot, checkout's bad release is rolled back and the drill reports an MTTR; with ``baseline``
+(GitOps alone) the bad commit stays and the app is still failing when the (shortened) limit ends.
+Time is scaled to about a third (step delays, recovery hold, limits) so each drill stays under 2 min.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import errors
+from bot.act import edit
+from bot.sandbox import drill
+from bot.sandbox import scenario as scn
+from bot.sandbox import world as sandbox
+
+DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-repo"
+FAST = drill.Tuning(time_scale=0.34)
+needs_prometheus = pytest.mark.skipif(
+    not (shutil.which("prometheus") and shutil.which("promtool")), reason="prometheus not installed"
+)
+
+
+def test_bad_step_is_the_first_change_nothing_waits_for() -> None:
+    got = {name: drill.bad_step(sc) for name, sc in scn.load_all().items()}
+    # bad-deploy ships a good release first and waits for it to be healthy; drift breaks at its first step
+    assert got == {"bad-config": 0, "bad-deploy": 1, "crash-loop": 0, "drift": 0, "load-spike": 0}
+
+
+@pytest.mark.parametrize("name", ["bad-config", "bad-deploy", "crash-loop"])
+def test_every_commit_step_edits_the_demo_repo(name: str) -> None:
+    sc = scn.load_all()[name]
+    for step in sc.steps:
+        assert step.commit is not None
+        text = (DEMO / step.commit.file).read_text()
+        result = edit.apply(text, drill.edit_target(step.commit.target), step.commit.value)
+        assert edit.read(result.text, drill.edit_target(step.commit.target)) == step.commit.value
+        assert len(result.lines) == 1
+
+
+def test_unknown_scenario_is_a_config_error() -> None:
+    with pytest.raises(errors.ConfigError, match="no such scenario; known: bad-config"):
+        drill.resolve("no-such-drill")
+    assert drill.resolve(scn.SCENARIO_DIR / "drift.yaml").name == "drift"
+
+
+def test_world_options_follow_the_scenario() -> None:
+    sc = scn.load_all()["drift"]
+    opts = drill.world_options(sc, baseline=True, tuning=FAST)
+    assert opts.bot is False and opts.workload["catalog"].rps == 40
+    assert opts.config_rules == sc.config_rules
+    assert opts.policy_overrides["adopt-drift"]["do"] == {"reconcile": {"mode": "enforce"}}
+
+
+def test_report_table_and_json() -> None:
+    runs = [
+        drill.Run(
+            1, False, recovered=True, detect=10.0, commit=10.5, synced=12.0, mttr=30.0, action="rollback"
+        ),
+        drill.Run(
+            2, False, recovered=True, detect=14.0, commit=14.0, synced=15.0, mttr=40.0, action="rollback"
+        ),
+        drill.Run(3, False, recovered=False, watched=90.0, error_ratio=0.3, peak_error_ratio=0.31),
+    ]
+    report = drill.DrillReport("bad-deploy", "checkout", False, runs)
+    assert report.median("mttr") == 35.0 and report.median("detect") == 12.0
+    data = report.to_json()
+    assert data["median"]["recovered"] == 35.0 and data["recovered"] == 2
+    json.dumps(data)
+    text = drill.table(report)
+    assert "median" in text and "not recovered in 90s" in text and "30.0% / 31.0%" in text
+
+
+@pytest.mark.slow
+@needs_prometheus
+def test_bad_deploy_is_healed_with_an_mttr() -> None:
+    report = drill.run("bad-deploy", tuning=FAST)
+    (run,) = report.runs
+    events = "\n".join(f"{t:6.1f} {e}" for t, e in run.events)
+    assert run.recovered, events
+    assert run.action == "rollback" and run.exceeded == [], events
+    assert (
+        run.detect is not None and run.commit is not None and run.synced is not None and run.mttr is not None
+    )
+    assert run.detect <= run.commit <= run.synced <= run.mttr
+    assert run.heal_commit and run.touched == ["apps/checkout/deployment.yaml"]
+    assert run.peak_error_ratio is not None and run.peak_error_ratio > 0.2
+    print(
+        f"\nbad-deploy drill: detect {run.detect}s commit {run.commit}s synced {run.synced}s MTTR {run.mttr}s"
+    )
+
+
+@pytest.mark.slow
+@needs_prometheus
+def test_baseline_gitops_alone_does_not_recover() -> None:
+    out = io.StringIO()
+    code = drill.main(
+        "bad-deploy",
+        baseline=True,
+        output_format="json",
+        stream=out,
+        tuning=drill.Tuning(time_scale=0.34, limit=35),
+    )
+    assert code == 0
+    data = json.loads(out.getvalue())
+    (run,) = data["runs"]
+    assert data["mode"] == "baseline" and data["recovered"] == 0
+    assert run["recovered"] is False and run["detect"] is None and run["commit"] is None
+    assert run["error_ratio"] == pytest.approx(0.3, abs=0.1)  # the bad release keeps failing
+    assert run["watched"] > 10
+
+
+def test_world_apps_match_the_scenarios() -> None:
+    assert {sc.app for sc in scn.load_all().values()} <= set(sandbox.APPS)
