@@ -10,28 +10,27 @@ It only drives and observes the World; the bot inside decides and acts on its ow
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from io import StringIO
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-
 from bot import errors, model
 from bot.act import edit
+from bot.sandbox import mttr
 from bot.sandbox import scenario as scn
 from bot.sandbox import world as sandbox
 from bot.service import cycle
 
 Report = cycle.CycleReport
+# the results live in mttr; re-exported for callers of the drill
+Run = mttr.Run
+DrillReport = mttr.DrillReport
+table = mttr.table
 CREATED = ("committed", "merged", "synced", "automerge", "proposed")  # execute.Outcome values
-PHASES = ("detect", "commit", "synced", "recovered")
 
 
 @dataclass(frozen=True)
@@ -44,50 +43,6 @@ class Tuning:
     interval: float = 2.0  # the bot's cycle
     poll: float = 0.5
     error_window: str = "15s"
-
-
-@dataclass
-class Run:
-    number: int
-    baseline: bool
-    recovered: bool = False
-    detect: float | None = None
-    commit: float | None = None
-    synced: float | None = None
-    mttr: float | None = None  # bad step -> the moment the recovery conditions started to hold for good
-    action: str | None = None
-    heal_id: str | None = None
-    heal_commit: str | None = None  # the commit on main that carries the heal's Heal-Id
-    touched: list[str] = field(default_factory=list)  # files the heal commit changed
-    pr: int | None = None
-    error_ratio: float | None = None  # last observed, over ``error_window``
-    peak_error_ratio: float | None = None
-    exceeded: list[str] = field(default_factory=list)
-    seconds: float = 0.0  # the whole run
-    watched: float | None = None  # seconds observed after the bad change
-    events: list[tuple[float, str]] = field(default_factory=list)  # seconds from the drill's start
-
-
-@dataclass
-class DrillReport:
-    scenario: str
-    app: str
-    baseline: bool
-    runs: list[Run]
-
-    def median(self, name: str) -> float | None:
-        values = [v for r in self.runs if (v := getattr(r, name)) is not None]
-        return statistics.median(values) if values else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "app": self.app,
-            "mode": "baseline" if self.baseline else "bot",
-            "recovered": sum(r.recovered for r in self.runs),
-            "median": {p: self.median("mttr" if p == "recovered" else p) for p in PHASES},
-            "runs": [asdict(r) for r in self.runs],
-        }
 
 
 def resolve(name_or_path: str | Path) -> scn.Scenario:
@@ -368,12 +323,12 @@ def run(
     baseline: bool = False,
     output: Callable[[str], object] | None = None,
     tuning: Tuning | None = None,
-) -> DrillReport:
+) -> mttr.DrillReport:
     """Play the scenario ``repeat`` times, each in a fresh World; ``output`` receives progress lines."""
     sc, tuning = resolve(scenario_name_or_path), tuning or Tuning()
-    report = DrillReport(sc.name, sc.app, baseline, [])
+    report = mttr.DrillReport(sc.name, sc.app, baseline, [])
     for number in range(1, repeat + 1):
-        r = Run(number, baseline)
+        r = mttr.Run(number, baseline)
         with sandbox.World(world_options(sc, baseline, tuning)) as w:
             _Drill(sc, w, r, tuning).play()
         report.runs.append(r)
@@ -381,31 +336,6 @@ def run(
             state = f"recovered, MTTR {r.mttr:.1f}s" if r.recovered else "NOT recovered"
             output(f"{sc.name} run {number}/{repeat} ({'baseline' if baseline else 'bot'}): {state}\n")
     return report
-
-
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}s"
-
-
-def table(report: DrillReport, width: int = 120) -> str:
-    out = StringIO()
-    console = Console(file=out, width=width, force_terminal=False, color_system=None)
-    mode = "baseline: GitOps alone" if report.baseline else "githeal"
-    t = Table(title=f"drill {report.scenario} ({report.app}, {mode}); seconds from the bad change")
-    columns = ("run", "detect", "commit/PR", "synced", "recovered (MTTR)", "action", "error ratio last/peak")
-    for col in (*columns, "limits"):
-        t.add_column(col)
-    for r in report.runs:
-        ratio = "-" if r.error_ratio is None else f"{r.error_ratio:.1%} / {r.peak_error_ratio or 0:.1%}"
-        rec = _fmt(r.mttr) if r.recovered else f"not recovered in {r.watched or 0:.0f}s"
-        t.add_row(str(r.number), _fmt(r.detect), _fmt(r.commit), _fmt(r.synced), rec, r.action or "-", ratio,
-                  "; ".join(r.exceeded) or ("-" if report.baseline else "ok"))  # fmt: skip
-    if len(report.runs) > 1:
-        m = report.median
-        medians = (_fmt(m("detect")), _fmt(m("commit")), _fmt(m("synced")), _fmt(m("mttr")))
-        t.add_row("median", *medians, "", "", "")
-    console.print(t)
-    return out.getvalue()
 
 
 def main(
@@ -420,6 +350,8 @@ def main(
     out = stream or sys.stdout
     progress = sys.stderr.write if output_format == "table" else None
     report = run(scenario, repeat=repeat, baseline=baseline, tuning=tuning, output=progress)
-    out.write(json.dumps(report.to_json(), indent=2) + "\n" if output_format == "json" else table(report))
+    out.write(
+        json.dumps(report.to_json(), indent=2) + "\n" if output_format == "json" else mttr.table(report)
+    )
     ok = all(r.recovered and not r.exceeded for r in report.runs)
     return 0 if baseline or ok else 1

@@ -1,0 +1,86 @@
+"""Drill results: one ``Run`` per repetition, the ``DrillReport`` with medians, and its table.
+
+Times are seconds from the step that breaks things (MTTR = bad change -> recovered). Pure values and
+formatting; the drill runner fills them in.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from io import StringIO
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+PHASES = ("detect", "commit", "synced", "recovered")
+
+
+@dataclass
+class Run:
+    number: int
+    baseline: bool
+    recovered: bool = False
+    detect: float | None = None
+    commit: float | None = None
+    synced: float | None = None
+    mttr: float | None = None  # bad step -> the moment the recovery conditions started to hold for good
+    action: str | None = None
+    heal_id: str | None = None
+    heal_commit: str | None = None  # the commit on main that carries the heal's Heal-Id
+    touched: list[str] = field(default_factory=list)  # files the heal commit changed
+    pr: int | None = None
+    error_ratio: float | None = None  # last observed, over ``error_window``
+    peak_error_ratio: float | None = None
+    exceeded: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # the whole run
+    watched: float | None = None  # seconds observed after the bad change
+    events: list[tuple[float, str]] = field(default_factory=list)  # seconds from the drill's start
+
+
+@dataclass
+class DrillReport:
+    scenario: str
+    app: str
+    baseline: bool
+    runs: list[Run]
+
+    def median(self, name: str) -> float | None:
+        values = [v for r in self.runs if (v := getattr(r, name)) is not None]
+        return statistics.median(values) if values else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "app": self.app,
+            "mode": "baseline" if self.baseline else "bot",
+            "recovered": sum(r.recovered for r in self.runs),
+            "median": {p: self.median("mttr" if p == "recovered" else p) for p in PHASES},
+            "runs": [asdict(r) for r in self.runs],
+        }
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}s"
+
+
+def table(report: DrillReport, width: int = 120) -> str:
+    out = StringIO()
+    console = Console(file=out, width=width, force_terminal=False, color_system=None)
+    mode = "baseline: GitOps alone" if report.baseline else "githeal"
+    t = Table(title=f"drill {report.scenario} ({report.app}, {mode}); seconds from the bad change")
+    columns = ("run", "detect", "commit/PR", "synced", "recovered (MTTR)", "action", "error ratio last/peak")
+    for col in (*columns, "limits"):
+        t.add_column(col)
+    for r in report.runs:
+        ratio = "-" if r.error_ratio is None else f"{r.error_ratio:.1%} / {r.peak_error_ratio or 0:.1%}"
+        rec = _fmt(r.mttr) if r.recovered else f"not recovered in {r.watched or 0:.0f}s"
+        t.add_row(str(r.number), _fmt(r.detect), _fmt(r.commit), _fmt(r.synced), rec, r.action or "-", ratio,
+                  "; ".join(r.exceeded) or ("-" if report.baseline else "ok"))  # fmt: skip
+    if len(report.runs) > 1:
+        m = report.median
+        medians = (_fmt(m("detect")), _fmt(m("commit")), _fmt(m("synced")), _fmt(m("mttr")))
+        t.add_row("median", *medians, "", "", "")
+    console.print(t)
+    return out.getvalue()
