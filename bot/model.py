@@ -310,3 +310,6 @@ class HealRecord:
     subject: str = ""
     trailers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     verify: str = ""  # success/failure/pending/"" from the commit status githeal/verify
+    # the merge commit that brought a PR's heal commit onto the branch ("" when it landed itself):
+    # Argo CD deploys that merge, so it counts as the heal too (never roll it back)
+    landed: str = ""

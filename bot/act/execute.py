@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -54,6 +54,19 @@ class Result:
     at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Sli:
+    """An app's SLI over a recent window, oldest first: the sparkline of heal PRs and issues."""
+
+    name: str = ""
+    window: str = ""
+    values: tuple[float | None, ...] = ()
+
+
+def _no_sli(app: str) -> Sli:
+    return Sli()
+
+
 @dataclass
 class Tools:
     settings: tree.Settings
@@ -62,7 +75,7 @@ class Tools:
     github: githubclient.GitHubClient | None
     clock: Callable[[], datetime]
     templates: Path | None = None
-    sli: Callable[[str], tuple[float | None, ...]] = field(default=lambda app: ())
+    sli: Callable[[str], Sli] = _no_sli
 
 
 def branch_name(action: model.Action) -> str:
@@ -94,6 +107,7 @@ def _context(
 ) -> message.HealContext:
     status = obs.status if obs else None
     merge = str(action.params.get("merge", ""))
+    sli = tools.sli(action.app)
     return message.HealContext(
         app=action.app,
         action=action.kind.value,
@@ -104,7 +118,9 @@ def _context(
         observed=action.evidence,
         health=str(status.health) if status else "",
         sync=str(status.sync) if status else "",
-        sli=tools.sli(action.app),
+        sli=sli.values,
+        sli_name=sli.name,
+        sli_window=sli.window or "1h",
         merge_policy=merge,
         verify_plan=(
             "githeal waits until Argo CD is Synced and Healthy at this commit, then watches the SLO's "

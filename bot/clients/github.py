@@ -117,6 +117,11 @@ class GitHubClient:
         self._polls = mergeable_polls
         self._poll_interval_s = poll_interval_s
 
+    def close(self) -> None:
+        """Close the HTTP sessions (keep-alive connections would outlive the service otherwise)."""
+        self._lazy.close()
+        self._gh.close()
+
     # ------------------------------------------------------------------ error translation
 
     @contextmanager

@@ -242,6 +242,9 @@ class RangeReader:
         self._timeout = timeout
         self._conn = PrometheusConnect(url=url, headers=dict(headers or {}), disable_ssl=not verify)
 
+    def close(self) -> None:
+        self._conn.close()
+
     def series(
         self, expr: str, start: float, end: float, step: float
     ) -> dict[str, list[tuple[float, float]]]:

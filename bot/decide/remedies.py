@@ -104,10 +104,17 @@ def build(
             None, skip=f"Argo CD status unreadable, cannot {policy.kind}: {obs.error or 'unknown'}"
         )
     if isinstance(remedy, pol.Rollback):
-        bad = status.revision
+        # The app's newest deployment, not status.revision: in a monorepo the synced revision moves
+        # with every unrelated commit, which would change the heal id (and the act stage's target).
+        bad = (status.history[-1].revision if status.history else "") or status.revision
         if not bad:
             return Candidate(None, skip="Argo CD reports no deployed revision to roll back")
         previous = next((d.revision for d in reversed(status.history) if d.revision != bad), "")
+        if not previous:
+            # lets a weaker heal (scale, restart) act instead of a rollback the act stage must refuse
+            return Candidate(
+                None, skip=f"no earlier deployment of {bad[:7]} in Argo CD history to roll back to"
+            )
         strategy = remedy.strategy or (app.rollback if app is not None else "")
         reason = f"{fired.summary}: roll back {bad[:7]} ({strategy or 'app default'} strategy)"
         params = {

@@ -71,7 +71,8 @@ class Options:
     workload: Mapping[str, bhv.AppSpec] = field(
         default_factory=lambda: {
             "checkout": bhv.AppSpec("checkout", rps=40, capacity=50, base_latency=0.05),
-            "cart": bhv.AppSpec("cart", rps=30, capacity=25, base_latency=0.05),
+            # a replica serves 50 req/s: a 3x spike loads cart (scale-on-load) before it sheds requests
+            "cart": bhv.AppSpec("cart", rps=30, capacity=50, base_latency=0.05),
             "catalog": bhv.AppSpec("catalog", rps=20, capacity=50, base_latency=0.02),
         }
     )
@@ -91,6 +92,9 @@ class Options:
     interval: float = 2.0  # githeal cycle
     bot: bool = True  # False: GitOps alone (the drill baseline); no policies
     policy_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # apps without automated sync: Argo CD auto-syncs an OutOfSync app to any revision it has not
+    # synced yet, so in a monorepo the next unrelated commit would erase live drift on automated apps
+    manual_sync: frozenset[str] = frozenset()
 
 
 class World:
@@ -131,8 +135,8 @@ class World:
                 target_revision="main",
                 project="shop",
                 labels={"githeal.io/enabled": "true"},
-                automated=True,
-            )  # fmt: skip
+                automated=a not in self.options.manual_sync,
+            )
             for a in APPS
         ]
         self.argo = server.ArgoCDEmulator(
@@ -148,6 +152,7 @@ class World:
         self.github = ghserver.GitHubEmulator({GITHUB_REPO: self.bare}, tokens={GITHUB_TOKEN: "githeal"})
         self._stack.enter_context(self.github)
         source = simulator.ArgoLiveSource(self.argo.url, APPS)
+        self._stack.callback(source.close)  # after the simulator stops (the stack unwinds in reverse)
         self.sim = simulator.Simulator(
             self.options.workload.values(),
             source,
@@ -196,6 +201,15 @@ class World:
     def head(self) -> str:
         return git(self.dir, "--git-dir", str(self.bare), "rev-parse", "main")
 
+    def contains(self, rev: str, sha: str) -> bool:
+        """Whether ``rev`` is ``sha`` or one of its descendants (Argo CD deployed a commit including it)."""
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.bare), "merge-base", "--is-ancestor", sha, rev],
+            capture_output=True,
+            check=False,
+        )
+        return done.returncode == 0
+
     # ------------------------------------------------------------------ the bot's config
 
     def config(self) -> dict[str, Any]:
@@ -235,9 +249,10 @@ class World:
                         "baseline": 2,
                         "cooldown_up": "10s",
                         "cooldown_down": "20s",
+                        "max_step_down": 4,  # back to baseline in one commit once the spike is over
                         "stabilization": "20s",
                     }
-                },  # fmt: skip
+                },
                 "mode": "auto",
                 "merge": "direct",
                 "cooldown": "10s",

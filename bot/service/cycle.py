@@ -7,19 +7,20 @@ Verification runs in background threads so a slow rollout never delays detection
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot import errors, model
-from bot.act import execute
+from bot.act import execute, message
 from bot.decide import history as hist
 from bot.decide import memory as mem
 from bot.decide import planner
-from bot.observe import snapshot
+from bot.observe import snapshot, trend
 from bot.record import log
 from bot.service import ledger, wiring
 from bot.verify import run, watcher
@@ -69,14 +70,31 @@ class Engine:
             load_query=s.prometheus.load_query,
             replicas_query=s.prometheus.replicas_query,
         )
-        self.tools = execute.Tools(s, rt.clones, rt.argocd, rt.github, rt.clock)
+        self.tools = execute.Tools(s, rt.clones, rt.argocd, rt.github, rt.clock, sli=self._sli)
+        self._stopping = threading.Event()
         self.verifier = run.Verifier(
-            s, rt.argocd, rt.prometheus, dict(rt.clones), rt.github, rt.metrics, rt.clock, rt.sleep
+            s, rt.argocd, rt.prometheus, dict(rt.clones), rt.github, rt.metrics, rt.clock, self._sleep
         )
         self._pool = ThreadPoolExecutor(max_workers=verify_workers, thread_name_prefix="githeal-verify")
-        self._watching: dict[str, Future[watcher.Outcome]] = {}
+        self._watching: dict[str, Future[watcher.Outcome | None]] = {}
         self._cycle_lock = threading.Lock()
         self.outcomes: dict[str, watcher.Outcome] = {}
+        self._notified: set[str] = set()
+        self._escalated: set[str] = set()
+
+    # ------------------------------------------------------------------ evidence
+
+    def _sli(self, app: str) -> execute.Sli:
+        """The error ratio of the app's first ratio SLO over its longest page window, for the sparkline
+        (display only: no reader or no data gives an empty series, never a failed heal)."""
+        slo = next((x for x in self.rt.settings.app_slos(app) if x.kind == "ratio"), None)
+        if slo is None or not slo.windows or self.rt.ranges is None:
+            return execute.Sli()
+        pages = [w for w in slo.windows if w.severity is model.Severity.PAGE] or list(slo.windows)
+        span = max(w.long for w in pages)
+        end = self.rt.clock().timestamp() - self.rt.settings.prometheus.offset
+        values = trend.error_ratio(self.rt.ranges, slo, app, end, span)
+        return execute.Sli(f"{slo.name} error ratio", model.format_duration(span), values)
 
     # ------------------------------------------------------------------ verification
 
@@ -85,8 +103,13 @@ class Engine:
         if heal_id in self._watching:
             return
 
-        def job() -> watcher.Outcome:
-            outcome = self.verifier.verify(result)
+        def job() -> watcher.Outcome | None:
+            try:
+                outcome = self.verifier.verify(result)
+            except watcher.Cancelled:
+                # the commit status stays pending: the next service start resumes this verification
+                log.event("verify.cancelled", app=result.action.app, heal_id=heal_id)
+                return None
             self.outcomes[heal_id] = outcome
             return outcome
 
@@ -126,25 +149,36 @@ class Engine:
 
     # ------------------------------------------------------------------ escalations
 
-    def _escalate(self, text: str) -> None:
+    def _escalate(self, text: str) -> bool:
+        """Open (or update) the escalation issue; False when GitHub failed, so the next cycle retries."""
         log.event("plan.escalation", detail=text)
         gh = self.rt.github
         repos = [r for r in self.rt.settings.repos.values() if r.github]
         if gh is None or not repos:
-            return
-        marker = "escalation=" + hashlib.sha256(text.split(":", 1)[0].encode()).hexdigest()[:12]
+            return True
+        head = text.split(":", 1)[0]
+        marker = "escalation=" + hashlib.sha256(head.encode()).hexdigest()[:12]
+        # per-app escalations carry the app, so the ledger opens that app's circuit while it is open
+        hidden = (
+            message.hidden_block({"app": head, "escalation": text}) if head in self.rt.settings.apps else ""
+        )
         try:
             gh.open_or_update_issue(
                 repos[0].github or "",
                 f"githeal: {text[:90]}",
-                f"githeal stopped automatic heals and needs a human.\n\n{text}\n",
+                f"githeal stopped automatic heals and needs a human.\n\n{text}\n\n{hidden}\n",
                 labels=list(self.rt.settings.guardrails.escalation_labels),
                 marker=marker,
             )
         except errors.GitHubError as exc:
             log.event("plan.escalation_failed", error=str(exc))
+            return False
+        return True
 
     # ------------------------------------------------------------------ the cycle
+
+    def _sent(self, action: model.Action) -> bool:
+        return action.kind is model.ActionKind.NOTIFY and action.heal_id in self._notified
 
     def run_once(self, apps: list[str] | None = None, *, dry_run: bool = False) -> CycleReport:
         with self._cycle_lock:
@@ -173,24 +207,37 @@ class Engine:
             failed(exc.__class__.__name__, str(exc))
             history = None
         snap = snapshot.observe(self.sources, self.targets, now, only=apps, on_error=failed)
-        self.memory = mem.remember(self.memory, snap, s.policies)
+        self.memory = mem.remember(self.memory, snap, s.policies, apps=s.apps)
         if history is None:
             plan = model.Plan(at=snap.at, escalations=("history unreadable: no heals this cycle",))
         else:
-            plan = planner.plan(snap, s.policies, s.guardrails, history, self.memory, now=now)
+            plan = planner.plan(snap, s.policies, s.guardrails, history, self.memory, now=now, apps=s.apps)
         for skip in plan.skips:
             rt.metrics.decisions.labels(skip.app, skip.policy, "held").inc()
         for action in plan.actions:
             rt.metrics.decisions.labels(action.app, action.policy, "planned").inc()
-        results = execute.execute(plan, snap, self.tools, dry_run=dry_run) if plan.actions else []
+        todo = plan
+        if not dry_run:
+            # notify actions are re-planned every cycle under the same heal id (Git records nothing
+            # for them): one issue per incident, not one update per cycle
+            fresh = tuple(a for a in plan.actions if not self._sent(a))
+            todo = replace(plan, actions=fresh)
+        results = execute.execute(todo, snap, self.tools, dry_run=dry_run) if todo.actions else []
         for r in results:
             a = r.action
             rt.metrics.heals.labels(a.app, a.policy, a.kind.value, a.mode.value, r.outcome.value).inc()
             if r.outcome is execute.Outcome.FAILED:
                 failed("act", r.detail)
+            elif r.outcome is execute.Outcome.NOTIFIED:
+                self._notified.add(a.heal_id)
         if not dry_run:
             for text in plan.escalations:
-                self._escalate(text)
+                if text not in self._escalated and self._escalate(text):
+                    self._escalated.add(text)
+            if apps is None:
+                # forget what is no longer planned: if it comes back (a human closed the issue), say it again
+                self._escalated &= set(plan.escalations)
+                self._notified &= {a.heal_id for a in plan.actions}
             for r in execute.landed(results):
                 self._verify(r)
             if history is not None:
@@ -202,5 +249,21 @@ class Engine:
         log.event("cycle.done", seconds=round(seconds, 3), actions=len(plan.actions), skips=len(plan.skips))
         return CycleReport(now, snap, plan, results, history or hist.History(), seconds, problems)
 
-    def close(self) -> None:
+    def _sleep(self, seconds: float) -> None:
+        """The verifiers' sleep: the injected one, cut short (as ``watcher.Cancelled``) by ``close``."""
+        if self._stopping.is_set():
+            raise watcher.Cancelled()
+        if self.rt.sleep is time.sleep:
+            if self._stopping.wait(seconds):
+                raise watcher.Cancelled()
+        else:
+            self.rt.sleep(seconds)
+
+    def close(self, wait: float = 5.0) -> None:
+        """Stop watching: running verifications end at their next sleep, queued ones never start."""
+        self._stopping.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + wait
+        for fut in list(self._watching.values()):
+            with contextlib.suppress(CancelledError, TimeoutError):
+                fut.result(timeout=max(0.0, deadline - time.monotonic()))

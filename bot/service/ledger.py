@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
@@ -32,6 +32,19 @@ def parse_pause(text: str | None) -> frozenset[str] | None:
         return None
     names = {line.split("#", 1)[0].strip() for line in text.splitlines()}
     return frozenset(n for n in names if n)
+
+
+def _merges(clone: gitrepo.WorkingClone, since: datetime, heals: set[str]) -> dict[str, str]:
+    """heal commit -> the PR merge commit that brought it onto the branch (GitHub's merge method)."""
+    if not heals:
+        return {}
+    out: dict[str, str] = {}
+    # a merge commit is never older than the heal commit it merges, so the same cutoff holds
+    for c in gitrepo.read_log(clone.path, clone.remote_ref, since=since, grep="Merge pull request #"):
+        for parent in c.parents[1:]:
+            if parent in heals:
+                out.setdefault(parent, c.sha)
+    return out
 
 
 @dataclass
@@ -63,7 +76,10 @@ class Ledger:
         clone, repo = self.clones[repo_name], self.settings.repos[repo_name]
         found = history.read_history(clone, since=since)
         verify = self._statuses(repo.github, [h.commit for h in found])
-        return history.read_history(clone, since=since, verify=verify) if verify else found
+        if verify:
+            found = history.read_history(clone, since=since, verify=verify)
+        merges = _merges(clone, since, {h.commit for h in found})
+        return [replace(h, landed=merges[h.commit]) if h.commit in merges else h for h in found]
 
     def _proposals(self, repo: str, heals: list[model.HealRecord]) -> list[hist.Proposal]:
         assert self.github is not None

@@ -47,6 +47,10 @@ class Runtime:
     def close(self) -> None:
         self.prometheus.close()
         self.argocd.http.close()
+        if self.github is not None:
+            self.github.close()
+        if self.ranges is not None:
+            self.ranges.close()
 
 
 def _secret(s: tree.Secret | None) -> str | None:

@@ -124,7 +124,7 @@ class Verifier:
         if gh is None or repo.github is None or ctx is None:
             return
         try:
-            details = [outcome.reason, *_timeline(outcome)]
+            details = [outcome.reason, *milestones(outcome)]
             if result.pr is not None:
                 gh.comment(
                     repo.github, result.pr.number, message.verify_comment(ctx, state=state, details=details)
@@ -162,7 +162,8 @@ class Verifier:
         )
 
 
-def _timeline(o: watcher.Outcome) -> list[str]:
+def milestones(o: watcher.Outcome) -> list[str]:
+    """When the heal synced, turned healthy and recovered, relative to the start of verification."""
     out = []
     for label, t in (("synced", o.synced_at), ("healthy", o.healthy_at), ("recovered", o.recovered_at)):
         if t is not None:

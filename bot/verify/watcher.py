@@ -15,6 +15,10 @@ from bot import errors, model
 from bot.verify import verdict
 
 
+class Cancelled(Exception):
+    """Raised by an injected sleep when the service stops: the watch ends without an outcome."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     success: bool

@@ -1,0 +1,107 @@
+"""Shared steps of the end-to-end heal tests: a World with the bot's Engine, driven cycle by cycle.
+
+Nothing here is faked: real git repos, the Argo CD and GitHub emulators over HTTP, the workload
+simulator and a real Prometheus. Waiting polls in short steps (a fraction of a second each).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from bot.act import edit, execute
+from bot.sandbox import world as sandbox
+from bot.service import cycle, wiring
+
+IMAGE = edit.Target.image("checkout")
+GOOD, BAD = "ghcr.io/acme/checkout:1.4.3", "ghcr.io/acme/checkout:1.5.0"
+DEPLOYMENT = "apps/checkout/deployment.yaml"
+
+
+def require_prometheus() -> None:
+    if not (shutil.which("prometheus") and shutil.which("promtool")):
+        pytest.skip("prometheus/promtool not installed (make prometheus)")
+
+
+@dataclass
+class Loop:
+    world: sandbox.World
+    rt: wiring.Runtime
+    engine: cycle.Engine
+    reports: list[cycle.CycleReport] = field(default_factory=list)
+
+    def cycle(self) -> cycle.CycleReport:
+        rep = self.engine.run_once()
+        self.reports.append(rep)
+        return rep
+
+    def results(self) -> list[execute.Result]:
+        return [r for rep in self.reports for r in rep.results]
+
+    def cycles_until(self, done: Callable[[], bool], timeout: float, every: float = 1.0) -> bool:
+        """Run a cycle about every ``every`` seconds until ``done()``; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            self.cycle()
+            if done():
+                return True
+            while time.monotonic() - started < every:
+                time.sleep(0.1)
+        return done()
+
+    def synced_healthy(self, app: str, sha: str) -> bool:
+        a = self.world.argo_app(app)
+        rev = str(a["revision"] or "")
+        return (
+            a["sync"] == "Synced" and a["health"] == "Healthy" and bool(rev) and self.world.contains(rev, sha)
+        )
+
+    def slo_ok(self, app: str) -> bool:
+        if not self.reports:
+            return False
+        obs = self.reports[-1].snapshot.apps.get(app)
+        return obs is not None and bool(obs.slos) and all(s.state == "OK" for s in obs.slos)
+
+    def good_then_bad(self) -> tuple[str, str]:
+        """checkout 1.4.3 rolls out and builds an OK baseline, then 1.5.0 is pushed."""
+        good = self.world.commit(DEPLOYMENT, IMAGE, GOOD, "checkout: release 1.4.3")
+        assert self.world.wait(lambda: self.synced_healthy("checkout", good), timeout=30)
+        assert self.cycles_until(lambda: self.slo_ok("checkout"), timeout=40), "no OK SLO data"
+        bad = self.world.commit(DEPLOYMENT, IMAGE, BAD, "checkout: release 1.5.0")
+        return good, bad
+
+
+@contextmanager
+def running(options: sandbox.Options | None = None) -> Iterator[Loop]:
+    require_prometheus()
+    with sandbox.World(options or sandbox.Options()) as w:
+        rt = w.runtime()
+        engine = cycle.Engine(rt)
+        try:
+            yield Loop(w, rt, engine)
+        finally:
+            engine.close()
+            rt.close()
+
+
+def bare_git(w: sandbox.World, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "--git-dir", str(w.bare), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def pulls(w: sandbox.World) -> list[dict[str, Any]]:
+    return list(w.github_state()["pulls"])
+
+
+def issues(w: sandbox.World) -> list[dict[str, Any]]:
+    return list(w.github_state()["issues"])

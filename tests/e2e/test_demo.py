@@ -1,0 +1,103 @@
+"""``githeal demo``: the whole story runs to exit 0 and tells every step; Ctrl-C and a missing
+Prometheus end it cleanly with their exit codes, leaving no process or sandbox directory behind.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import threading
+from pathlib import Path
+from unittest import mock
+
+import healkit
+import pytest
+
+from bot.sandbox import demo
+
+SANDBOX = re.compile(r"sandbox in (\S+):")
+
+
+def _left_running(path: str) -> list[str]:
+    """Processes whose command line still mentions the sandbox directory (Prometheus would)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if path in cmd:
+            found.append(cmd)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.prometheus
+def test_the_demo_story_heals_everything_and_says_so() -> None:
+    healkit.require_prometheus()
+    out = io.StringIO()
+    code = demo.main(output=out)
+    text = out.getvalue()
+    assert code == 0, text
+    for line in (
+        "1. a good deploy rolls out",
+        "2. a bad deploy of checkout",
+        "SLO availability burning, page tier",
+        "PR #1 opened: rollback (rollback-on-burn",
+        "PR #1 auto-merged (trusted policy)",
+        "3. a load spike on cart",
+        "scale (scale-on-load: replicas 2 -> 6",
+        "scale (scale-on-load: replicas 6 -> 2",
+        "4. live drift on catalog",
+        "opened for review by alice: adopt reconcile (adopt-drift)",
+        "time to recovery",
+        "githeal history: 3 heal(s)",
+        "left open for a human: catalog reconcile PR #2",
+        "demo complete: 3 heal(s) landed, 3 verified, 1 PR(s) left for a human",
+    ):
+        assert line in text, f"missing {line!r} in:\n{text}"
+    assert text.count("githeal/verify=success") == 3
+    assert "✘" not in text  # no failure or timeout line
+    match = SANDBOX.search(text)
+    assert match and not Path(match.group(1)).exists()
+
+
+@pytest.mark.prometheus
+def test_ctrl_c_stops_everything_with_130() -> None:
+    healkit.require_prometheus()
+    out = io.StringIO()
+    timer = threading.Timer(4.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    before = {t.ident for t in threading.enumerate()}
+    timer.start()
+    try:
+        code = demo.main(output=out)
+    finally:
+        timer.cancel()
+    text = out.getvalue()
+    assert code == 130, text
+    assert "interrupted" in text
+    match = SANDBOX.search(text)
+    assert match is not None, text
+    assert _left_running(match.group(1)) == []
+    assert not Path(match.group(1)).exists()
+    leftover = [
+        t.name for t in threading.enumerate() if t.ident not in before and t is not timer and t.is_alive()
+    ]
+    assert leftover == []
+
+
+def test_without_prometheus_a_one_line_hint_and_exit_2(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    git = shutil.which("git")
+    assert git is not None
+    (bin_dir / "git").symlink_to(git)
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, {"PATH": str(bin_dir)}):
+        code = demo.main(output=out)
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    assert code == 2
+    assert "prometheus not found on PATH" in lines[-1] and "apt-get install" in lines[-1]
