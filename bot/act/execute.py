@@ -9,6 +9,8 @@ plan makes no calls at all.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -232,15 +234,22 @@ def _propose(
     clone.push_branch(branch)
     clone.reset()
     body = message.pr_body(ctx, templates=tools.templates)
-    pr = tools.github.open_or_update_pr(
-        repo.github,
-        branch,
-        repo.branch,
-        message.pr_title(ctx, templates=tools.templates),
-        body,
-        labels=[str(x) for x in action.params.get("pr_labels") or ()],
-        reviewers=[str(x) for x in action.params.get("pr_reviewers") or ()],
-    )
+    try:
+        pr = tools.github.open_or_update_pr(
+            repo.github,
+            branch,
+            repo.branch,
+            message.pr_title(ctx, templates=tools.templates),
+            body,
+            labels=[str(x) for x in action.params.get("pr_labels") or ()],
+            reviewers=[str(x) for x in action.params.get("pr_reviewers") or ()],
+        )
+    except errors.BotError:
+        # nothing half-written: a branch without its PR would be a stray on the remote
+        if existing is None:
+            with contextlib.suppress(errors.BotError):
+                clone.delete_remote_branch(branch)
+        raise
     if pr.rejected:
         return Result(action, Outcome.REJECTED, f"PR #{pr.number} was closed by a human", sha, pr=pr)
     automerge = action.mode is model.Mode.AUTO and action.params.get("merge") == "pr-automerge"
@@ -272,6 +281,7 @@ def _one(action: model.Action, obs: model.AppObservation | None, tools: Tools, d
     try:
         ctx, empty = _stage(action, obs, clone, tools)
         diff = clone.staged_diff()
+        ctx = dataclasses.replace(ctx, diff_stat=clone.staged_stat())
         if dry_run or action.mode is model.Mode.OBSERVE:
             outcome = Outcome.DRY_RUN if dry_run else Outcome.OBSERVED
             return Result(action, outcome, action.reason, diff=diff, context=ctx)
