@@ -8,20 +8,15 @@ launcher it must not be used by the bot itself: production points Alertmanager a
 
 from __future__ import annotations
 
-import contextlib
 import json
-import subprocess
-import tempfile
-import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import Any
 
 import httpx
 
 from bot import errors
+from bot.sandbox import localserver
 from bot.sandbox import prometheus as promserver
 
 BINARIES = ("prometheus-alertmanager", "alertmanager")
@@ -65,11 +60,13 @@ def render_config(
     return json.dumps(config, indent=2) + "\n"
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(localserver.LocalServer):
     """A real Alertmanager on 127.0.0.1 sending every alert to ``webhook_url``; a context manager.
 
     Give the result's ``url`` to ``PrometheusServer(alertmanager_url=...)``.
     """
+
+    name = "Alertmanager"
 
     def __init__(
         self,
@@ -83,6 +80,7 @@ class AlertmanagerServer:
         workdir: Path | None = None,
         binary: str | None = None,
     ) -> None:
+        super().__init__(ready_timeout=ready_timeout, workdir=workdir)
         self._config = render_config(
             webhook_url,
             bearer_token=bearer_token,
@@ -90,91 +88,28 @@ class AlertmanagerServer:
             group_interval=group_interval,
             repeat_interval=repeat_interval,
         )
-        self._ready_timeout = ready_timeout
-        self._given_workdir = workdir
-        self._binary = binary
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-        self.workdir = Path()
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        if not self.port:
-            raise errors.SandboxError("Alertmanager is not running")
-        return f"http://127.0.0.1:{self.port}"
+        self._binary_given = binary
 
     @property
     def config_path(self) -> Path:
         return self.workdir / "alertmanager.yml"
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "alertmanager.log"
+    def _binary(self) -> str:
+        return find_binary(self._binary_given)
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    def _prepare(self) -> None:
+        (self.workdir / "data").mkdir(exist_ok=True)
+        self.config_path.write_text(self._config)
 
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def start(self) -> Self:
-        if self.running:
-            raise errors.SandboxError("Alertmanager is already running")
-        binary = find_binary(self._binary)
-        if self._given_workdir is not None:
-            self.workdir = self._given_workdir
-            self.workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            self._tmp = tempfile.TemporaryDirectory(prefix="githeal-alertmanager-")
-            self.workdir = Path(self._tmp.name)
-        try:
-            (self.workdir / "data").mkdir(exist_ok=True)
-            self.config_path.write_text(self._config)
-            self._launch(binary)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _launch(self, binary: str) -> None:
-        for _attempt in range(promserver.PORT_ATTEMPTS):
-            self.port = promserver.free_port()
-            self._log = self.log_path.open("ab")
-            cmd = [
-                binary,
-                f"--config.file={self.config_path}",
-                f"--storage.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                # No gossip: a lone instance would otherwise wait for peers before sending anything.
-                "--cluster.listen-address=",
-            ]
-            self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
-            weakref.finalize(self, self._proc.kill)
-            if self._wait_ready():
-                return
-            lost_port = "address already in use" in self.log_tail(40)
-            self._terminate()
-            if not lost_port:
-                break
-        raise errors.SandboxError(f"Alertmanager did not become ready; log tail:\n{self.log_tail()}")
-
-    def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + self._ready_timeout
-        with httpx.Client(timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                if self._proc is None or self._proc.poll() is not None:
-                    return False
-                with contextlib.suppress(httpx.HTTPError):
-                    if http.get(f"{self.url}/-/ready").status_code == 200:
-                        return True
-                time.sleep(0.05)
-        return False
+    def _command(self, binary: str, port: int) -> list[str]:
+        return [
+            binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            # No gossip: a lone instance would otherwise wait for peers before sending anything.
+            "--cluster.listen-address=",
+        ]
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alerts Alertmanager holds (``GET /api/v2/alerts``)."""
@@ -185,31 +120,3 @@ class AlertmanagerServer:
             raise errors.SandboxError(f"cannot list Alertmanager alerts: {exc}") from exc
         data = response.json()
         return [a for a in data if isinstance(a, dict)] if isinstance(data, list) else []
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def stop(self) -> None:
-        self._terminate()
-        self.port = 0
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -8,26 +8,20 @@ It must not be used by the bot itself: production talks to an existing Prometheu
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
-import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
 from urllib.parse import urlsplit
 
 import httpx
 
 from bot import errors
+from bot.sandbox import localserver
 
 INSTALL_HINT = "install it: apt-get install -y prometheus (Debian/Ubuntu; provides promtool too)"
-PORT_ATTEMPTS = 3
+PORT_ATTEMPTS = localserver.PORT_ATTEMPTS
 
 
 def find_binary(name: str, explicit: str | None = None) -> str:
@@ -50,10 +44,7 @@ def backfill(openmetrics: Path, data_dir: Path, *, promtool: str | None = None) 
     return proc.stdout
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = localserver.free_port
 
 
 def _target(url: str, default_path: str = "/metrics") -> tuple[str, str, str]:
@@ -102,13 +93,15 @@ def render_config(
     return "\n".join(lines) + "\n"
 
 
-class PrometheusServer:
+class PrometheusServer(localserver.LocalServer):
     """A real ``prometheus`` process on 127.0.0.1; use as a context manager.
 
     ``backfill``: OpenMetrics files loaded before start; ``openmetrics``: the same as text.
     ``scrape_targets``: URLs (``http://127.0.0.1:PORT/metrics``) scraped every ``scrape_interval``.
     ``rule_files`` / ``alertmanager_url``: alerting and recording rules, and where alerts go.
     """
+
+    name = "Prometheus"
 
     def __init__(
         self,
@@ -126,6 +119,7 @@ class PrometheusServer:
         prometheus_binary: str | None = None,
         promtool_binary: str | None = None,
     ) -> None:
+        super().__init__(ready_timeout=ready_timeout, workdir=workdir)
         self._backfill = [Path(p) for p in backfill]
         self._openmetrics = list(openmetrics)
         self._config = render_config(
@@ -136,22 +130,8 @@ class PrometheusServer:
             alertmanager_url=alertmanager_url,
         )
         self._extra_args = list(extra_args)
-        self._ready_timeout = ready_timeout
-        self._given_workdir = workdir
         self._prometheus = prometheus_binary
         self._promtool = promtool_binary
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-        self.workdir = Path()
-        self.port = 0
-
-    # ------------------------------------------------------------------ paths and state
-    @property
-    def url(self) -> str:
-        if not self.port:
-            raise errors.SandboxError("Prometheus is not running")
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def data_dir(self) -> Path:
@@ -161,43 +141,11 @@ class PrometheusServer:
     def config_path(self) -> Path:
         return self.workdir / "prometheus.yml"
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "prometheus.log"
+    def _binary(self) -> str:
+        return find_binary("prometheus", self._prometheus)
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> Self:
-        if self.running:
-            raise errors.SandboxError("Prometheus is already running")
-        binary = find_binary("prometheus", self._prometheus)
-        if self._given_workdir is not None:
-            self.workdir = self._given_workdir
-            self.workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            self._tmp = tempfile.TemporaryDirectory(prefix="githeal-prometheus-")
-            self.workdir = Path(self._tmp.name)
-        try:
-            self.data_dir.mkdir(exist_ok=True)
-            self._load_history()
-            self.config_path.write_text(self._config)
-            self._launch(binary)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _load_history(self) -> None:
+    def _prepare(self) -> None:
+        self.data_dir.mkdir(exist_ok=True)
         texts = []
         for i, text in enumerate(self._openmetrics):
             path = self.workdir / f"history-{i}.om"
@@ -205,43 +153,19 @@ class PrometheusServer:
             texts.append(path)
         for path in [*self._backfill, *texts]:
             backfill(path, self.data_dir, promtool=self._promtool)
+        self.config_path.write_text(self._config)
 
-    def _launch(self, binary: str) -> None:
-        for _attempt in range(PORT_ATTEMPTS):
-            self.port = free_port()
-            self._log = self.log_path.open("ab")
-            cmd = [
-                binary,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={self.data_dir}",
-                # Without a long retention, Prometheus deletes old backfilled blocks on start.
-                "--storage.tsdb.retention.time=10y",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-                *self._extra_args,
-            ]
-            self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
-            # Should the caller never reach stop() (a crash, a forgotten server), kill it on exit.
-            weakref.finalize(self, self._proc.kill)
-            if self._wait_ready():
-                return
-            lost_port = "address already in use" in self.log_tail(40)
-            self._terminate()
-            if not lost_port:
-                break
-        raise errors.SandboxError(f"Prometheus did not become ready; log tail:\n{self.log_tail()}")
-
-    def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + self._ready_timeout
-        with httpx.Client(timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                if self._proc is None or self._proc.poll() is not None:
-                    return False
-                with contextlib.suppress(httpx.HTTPError):
-                    if http.get(f"{self.url}/-/ready").status_code == 200:
-                        return True
-                time.sleep(0.05)
-        return False
+    def _command(self, binary: str, port: int) -> list[str]:
+        return [
+            binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir}",
+            # Without a long retention, Prometheus deletes old backfilled blocks on start.
+            "--storage.tsdb.retention.time=10y",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+            *self._extra_args,
+        ]
 
     def reload(self) -> None:
         """Re-read the config and rule files (``POST /-/reload``), e.g. after editing a rule file."""
@@ -251,31 +175,3 @@ class PrometheusServer:
             raise errors.SandboxError(f"reload failed: {exc}") from exc
         if response.status_code != 200:
             raise errors.SandboxError(f"reload failed (HTTP {response.status_code}): {response.text.strip()}")
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def stop(self) -> None:
-        self._terminate()
-        self.port = 0
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
