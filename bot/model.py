@@ -89,6 +89,37 @@ class BurnWindow:
 
 
 @dataclass(frozen=True)
+class Tier:
+    """A burn-rate tier before it meets a period: spend ``budget_fraction`` of the budget in ``long``."""
+
+    severity: Severity
+    budget_fraction: float
+    long: float  # seconds
+    short: float  # seconds
+
+
+# SRE workbook table 5-8 plus the chapter's 1d/2h ticket pair (Sloth's google-30d/28d catalogs).
+WORKBOOK_TIERS: tuple[Tier, ...] = (
+    Tier(Severity.PAGE, 0.02, 3600.0, 300.0),
+    Tier(Severity.PAGE, 0.05, 6 * 3600.0, 1800.0),
+    Tier(Severity.TICKET, 0.10, 86400.0, 2 * 3600.0),
+    Tier(Severity.TICKET, 0.10, 3 * 86400.0, 6 * 3600.0),
+)
+
+
+def burn_factor(budget_fraction: float, period: float, long: float) -> float:
+    """Burn rate that spends ``budget_fraction`` of the budget in ``long``: ``BR = f * P / W``."""
+    return budget_fraction * period / long
+
+
+def tier_windows(period: float, tiers: tuple[Tier, ...] = WORKBOOK_TIERS) -> tuple[BurnWindow, ...]:
+    """BurnWindows with factors recomputed for ``period``: 14.4/6/3/1 at 30d, 13.44/5.6/2.8/0.933 at 28d."""
+    return tuple(
+        BurnWindow(t.severity, t.long, t.short, burn_factor(t.budget_fraction, period, t.long)) for t in tiers
+    )
+
+
+@dataclass(frozen=True)
 class SLO:
     """An SLO in the engine's own form (config, Sloth and OpenSLO files all become this).
 

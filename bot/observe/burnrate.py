@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from bot import errors, model
 
@@ -17,36 +17,15 @@ HOUR = 3600.0
 DAY = 86400.0
 
 
-@dataclass(frozen=True)
-class Tier:
-    """A tier before it meets a period: spend ``budget_fraction`` of the budget within ``long``."""
-
-    severity: model.Severity
-    budget_fraction: float
-    long: float
-    short: float
-
-
-# SRE workbook table 5-8 plus the chapter's 1d/2h ticket pair; Sloth's google-30d/28d catalogs.
-DEFAULT_TIERS: tuple[Tier, ...] = (
-    Tier(model.Severity.PAGE, 0.02, 1 * HOUR, 5 * 60.0),
-    Tier(model.Severity.PAGE, 0.05, 6 * HOUR, 30 * 60.0),
-    Tier(model.Severity.TICKET, 0.10, 1 * DAY, 2 * HOUR),
-    Tier(model.Severity.TICKET, 0.10, 3 * DAY, 6 * HOUR),
-)
-
-
-def factor(budget_fraction: float, period: float, long: float) -> float:
-    """Burn rate that spends ``budget_fraction`` of the budget in ``long``: ``BR = f * P / W``."""
-    return budget_fraction * period / long
+# The catalog lives in model (config and observe share it); these names keep burnrate's API.
+Tier = model.Tier
+DEFAULT_TIERS = model.WORKBOOK_TIERS
+factor = model.burn_factor
 
 
 def windows_for(period: float, tiers: Iterable[Tier] = DEFAULT_TIERS) -> tuple[model.BurnWindow, ...]:
     """BurnWindows with factors recomputed for ``period`` (seconds)."""
-    return tuple(
-        model.BurnWindow(t.severity, t.long, t.short, factor(t.budget_fraction, period, t.long))
-        for t in tiers
-    )
+    return model.tier_windows(period, tuple(tiers))
 
 
 def distinct_windows(windows: Iterable[model.BurnWindow]) -> tuple[float, ...]:

@@ -12,36 +12,20 @@ from collections.abc import Sequence
 from bot import model
 from bot.settings import rules
 
-# (severity, long window s, short window s, budget fraction spent over the long window)
-WORKBOOK_TIERS: tuple[tuple[model.Severity, float, float, float], ...] = (
-    (model.Severity.PAGE, 3600.0, 300.0, 0.02),
-    (model.Severity.PAGE, 6 * 3600.0, 1800.0, 0.05),
-    (model.Severity.TICKET, 86400.0, 2 * 3600.0, 0.10),
-    (model.Severity.TICKET, 3 * 86400.0, 6 * 3600.0, 0.10),
-)
-
-
-def factor(budget_fraction: float, period: float, long_window: float) -> float:
-    """Burn rate that spends ``budget_fraction`` of the period's budget in ``long_window``."""
-    return budget_fraction * period / long_window
-
 
 def windows(
     period: float, configured: Sequence[rules.WindowConfig] | None = None
 ) -> tuple[model.BurnWindow, ...]:
     """The MWMB tiers of an SLO: the workbook catalog, or the configured ones (factor or budget %)."""
     if configured is None:
-        return tuple(
-            model.BurnWindow(sev, long, short, factor(fraction, period, long))
-            for sev, long, short, fraction in WORKBOOK_TIERS
-        )
+        return model.tier_windows(period)
     out = []
     for w in configured:
         if w.factor is not None:
             burn = w.factor
         else:
             assert w.budget_percent is not None  # exactly one is set (schema)
-            burn = factor(fraction(w.budget_percent), period, w.long)
+            burn = model.burn_factor(fraction(w.budget_percent), period, w.long)
         out.append(model.BurnWindow(model.Severity(w.severity), w.long, w.short, burn))
     return tuple(out)
 
