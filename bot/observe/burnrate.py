@@ -13,10 +13,6 @@ from dataclasses import replace
 
 from bot import errors, model
 
-HOUR = 3600.0
-DAY = 86400.0
-
-
 # The catalog lives in model (config and observe share it); these names keep burnrate's API.
 Tier = model.Tier
 DEFAULT_TIERS = model.WORKBOOK_TIERS
