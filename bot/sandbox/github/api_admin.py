@@ -17,7 +17,7 @@ from bot.sandbox.github import routing, store
 ROUTES: list[routing.Route] = []
 route = routing.registrar(ROUTES)
 E = "/_emulator"
-R = rf"{E}/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+R = E + routing.REPO
 SETTINGS = (
     "allow_auto_merge",
     "allow_merge_commit",
@@ -85,8 +85,7 @@ def summary(repo: store.Repo) -> dict[str, Any]:
     }
 
 
-def _repo(ctx: Ctx, m: Match) -> store.Repo:
-    return ctx.db.repo(routing.arg(m, "owner"), routing.arg(m, "name"))
+_repo = routing.repo
 
 
 @route("GET", f"{E}/state", auth="none")

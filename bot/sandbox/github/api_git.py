@@ -13,7 +13,7 @@ from bot.sandbox.github import gitops, gitwire, limits, routing, store, wire
 
 ROUTES: list[routing.Route] = []
 route = routing.registrar(ROUTES)
-R = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+R = routing.REPO
 STATES = ("error", "failure", "pending", "success")
 RESOURCES = (
     "search",
@@ -37,8 +37,7 @@ Match = re.Match[str]
 Reply = routing.Reply
 
 
-def _repo(ctx: Ctx, m: Match) -> store.Repo:
-    return ctx.db.repo(routing.arg(m, "owner"), routing.arg(m, "name"))
+_repo = routing.repo
 
 
 @route("GET", R)

@@ -15,7 +15,7 @@ from bot.sandbox.github import gitops, pulls, routing, store, wire
 
 ROUTES: list[routing.Route] = []
 route = routing.registrar(ROUTES)
-R = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+R = routing.REPO
 N = r"(?P<number>\d+)"
 
 Ctx = routing.Context
@@ -24,8 +24,7 @@ Match = re.Match[str]
 Reply = routing.Reply
 
 
-def _repo(ctx: Ctx, m: Match) -> store.Repo:
-    return ctx.db.repo(routing.arg(m, "owner"), routing.arg(m, "name"))
+_repo = routing.repo
 
 
 def _missing(resource: str, field: str) -> store.ApiError:

@@ -93,6 +93,14 @@ def registrar(table: list[Route]) -> Callable[..., Callable[[Handler], Handler]]
     return route
 
 
+REPO = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"  # every per-repo route starts with this
+
+
+def repo(ctx: Context, match: re.Match[str]) -> store.Repo:
+    """The repository a ``REPO``-prefixed route names (ApiError 404 when unknown)."""
+    return ctx.db.repo(arg(match, "owner"), arg(match, "name"))
+
+
 def arg(match: re.Match[str], name: str) -> str:
     return unquote(match.group(name))
 
