@@ -67,6 +67,21 @@ def records(
     return out
 
 
+def heal_commits(
+    source: gitrepo.WorkingClone | str | Path, *, since: datetime | None = None, rev: str | None = None
+) -> list[gitrepo.CommitInfo]:
+    """The commits of a branch carrying a ``Heal-Id`` line, newest first (one ``git log``).
+
+    ``source`` is a working clone (reads its last-fetched remote branch) or a repo path (bare or not;
+    reads ``rev``, default ``HEAD``).
+    """
+    if isinstance(source, gitrepo.WorkingClone):
+        path, ref = source.path, rev or source.remote_ref
+    else:
+        path, ref = Path(source), rev or "HEAD"
+    return gitrepo.read_log(path, ref, since=since, grep=f"{trailers.HEAL_ID}:")
+
+
 def read_history(
     source: gitrepo.WorkingClone | str | Path,
     *,
@@ -75,17 +90,8 @@ def read_history(
     rev: str | None = None,
     verify: Mapping[str, str] | None = None,
 ) -> list[model.HealRecord]:
-    """Heals on a branch, newest first.
-
-    ``source`` is a working clone (reads its last-fetched remote branch) or a repo path (bare or not;
-    reads ``rev``, default ``HEAD``). Only commits with a ``Heal-Id`` line are read from git.
-    """
-    if isinstance(source, gitrepo.WorkingClone):
-        path, ref = source.path, rev or source.remote_ref
-    else:
-        path, ref = Path(source), rev or "HEAD"
-    commits = gitrepo.read_log(path, ref, since=since, grep=f"{trailers.HEAL_ID}:")
-    return records(commits, app=app, since=since, verify=verify)
+    """Heals on a branch, newest first (see ``heal_commits`` for ``source`` and ``rev``)."""
+    return records(heal_commits(source, since=since, rev=rev), app=app, since=since, verify=verify)
 
 
 def latest(

@@ -74,10 +74,11 @@ class Ledger:
 
     def heals(self, repo_name: str, since: datetime) -> list[model.HealRecord]:
         clone, repo = self.clones[repo_name], self.settings.repos[repo_name]
-        found = history.read_history(clone, since=since)
+        commits = history.heal_commits(clone, since=since)  # git is read once; records() is pure
+        found = history.records(commits, since=since)
         verify = self._statuses(repo.github, [h.commit for h in found])
         if verify:
-            found = history.read_history(clone, since=since, verify=verify)
+            found = history.records(commits, since=since, verify=verify)
         merges = _merges(clone, since, {h.commit for h in found})
         return [replace(h, landed=merges[h.commit]) if h.commit in merges else h for h in found]
 
