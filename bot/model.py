@@ -246,6 +246,41 @@ class AppStatus:
 
 
 @dataclass(frozen=True)
+class EventCounts:
+    """Bad events and all events over one interval (counter increases; rate() may give fractions)."""
+
+    bad: float
+    total: float
+
+    @property
+    def ratio(self) -> float:
+        return self.bad / self.total if self.total > 0 else math.nan
+
+    def usable(self) -> bool:
+        return (
+            math.isfinite(self.bad)
+            and math.isfinite(self.total)
+            and 0 <= self.bad <= self.total + 0.5  # rate() extrapolation may overshoot by a fraction
+        )
+
+
+@dataclass(frozen=True)
+class DeployEvidence:
+    """One SLO of one app around its last deploy: events since it went live and in a baseline before.
+
+    ``error`` set means the data is unusable (stale, missing, failed query): the regression trigger holds.
+    """
+
+    slo: str
+    revision: str
+    deployed_at: datetime
+    age: float  # seconds between the deploy and the evaluation time
+    baseline: EventCounts | None = None
+    since: EventCounts | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class AppObservation:
     """One app in one cycle: its Argo CD status (None when unreadable) and its SLO reports."""
 
@@ -256,6 +291,7 @@ class AppObservation:
     load_per_replica: float | None = None  # None: not configured or not OK data
     replicas: int | None = None  # current replica count, when observed
     hpa: tuple[int, int] | None = None  # (minReplicas, maxReplicas) when an HPA owns the workload
+    deploys: tuple[DeployEvidence, ...] = ()  # the regression trigger's data, when a policy asks for it
 
 
 @dataclass(frozen=True)

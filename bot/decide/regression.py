@@ -13,6 +13,8 @@ import enum
 import math
 from dataclasses import dataclass
 
+from bot import model
+
 
 class Verdict(enum.StrEnum):
     REGRESSED = "regressed"  # significant and large enough: the deploy made it worse
@@ -22,23 +24,7 @@ class Verdict(enum.StrEnum):
     NO_BASELINE = "no-baseline"  # no traffic before the deploy to compare with
 
 
-@dataclass(frozen=True)
-class Counts:
-    """Bad events and all events over one interval (counter increases, rounded to whole events)."""
-
-    bad: float
-    total: float
-
-    @property
-    def ratio(self) -> float:
-        return self.bad / self.total if self.total > 0 else math.nan
-
-    def usable(self) -> bool:
-        return (
-            math.isfinite(self.bad)
-            and math.isfinite(self.total)
-            and 0 <= self.bad <= self.total + 0.5  # rate() extrapolation may overshoot by a fraction
-        )
+Counts = model.EventCounts
 
 
 @dataclass(frozen=True)
