@@ -7,6 +7,10 @@ This module only wires commands to the stages; it must not hold logic of its own
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ import click
 
 from bot import errors, settings
 from bot.record import log
-from bot.service import audit, cycle, daemon, report, wiring
+from bot.service import audit, cycle, daemon, report, shards, wiring
 
 
 class _Group(click.Group):
@@ -61,6 +65,19 @@ def validate(config: Path, no_secrets: bool) -> None:
         click.echo("secrets: all resolved")
 
 
+def _instant(text: str) -> datetime:
+    """``--at``: ISO 8601 (a naive time is UTC) or unix seconds; a usage error (exit 2) otherwise."""
+    try:
+        if re.fullmatch(r"\d+(\.\d+)?", text.strip()):
+            return datetime.fromtimestamp(float(text), UTC)
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 time or unix seconds", param_hint="--at"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _load(config: Path) -> settings.Settings:
     loaded = settings.load(config)
     log.configure(loaded.log.format, loaded.log.level)
@@ -75,10 +92,30 @@ def _load(config: Path) -> settings.Settings:
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--app", "apps", multiple=True, help="Only these apps (repeatable).")
 @click.option("--wait/--no-wait", default=True, help="Wait for verification of heals made in this cycle.")
-def once(config: Path, dry_run: bool, output: str, apps: tuple[str, ...], wait: bool) -> None:
+@click.option(
+    "--at",
+    "at",
+    help="Evaluate at this instant instead of now: ISO 8601 (2026-11-01T00:00:00Z) or unix seconds.",
+)
+@click.option("--shard", help="Only the apps of shard i/N (as one replica of N would).")
+@click.option("--all-apps", is_flag=True, help="Table: a row for every app, not only those that are not OK.")
+def once(
+    config: Path,
+    dry_run: bool,
+    output: str,
+    apps: tuple[str, ...],
+    wait: bool,
+    at: str | None,
+    shard: str | None,
+    all_apps: bool,
+) -> None:
     """Run one full cycle: observe, decide, act (unless --dry-run), verify."""
+    instant = _instant(at) if at else None
+    part = shards.parse(shard) if shard else None
     rt = wiring.build(_load(config))
-    engine = cycle.Engine(rt)
+    if instant is not None:
+        rt.clock = lambda: instant
+    engine = cycle.Engine(rt, shard=part)
     try:
         rep = engine.run_once(list(apps) or None, dry_run=dry_run)
         outcomes = engine.wait_verifications() if wait and not dry_run else {}
@@ -90,7 +127,7 @@ def once(config: Path, dry_run: bool, output: str, apps: tuple[str, ...], wait: 
         data["verified"] = {k: {"success": o.success, "reason": o.reason} for k, o in outcomes.items()}
         click.echo(report.dumps(data))
     else:
-        click.echo(report.cycle_table(rep), nl=False)
+        click.echo(report.cycle_table(rep, every_app=all_apps), nl=False)
         for heal, o in outcomes.items():
             click.echo(f"verify {heal}: {'success' if o.success else 'failure'}: {o.reason}")
     if any(not o.success for o in outcomes.values()):
@@ -101,11 +138,19 @@ def once(config: Path, dry_run: bool, output: str, apps: tuple[str, ...], wait: 
 @click.option(
     "--config", "config", required=True, type=click.Path(path_type=Path), help="githeal YAML config."
 )
-def run(config: Path) -> None:
+@click.option("--shard", help="Evaluate only the apps of shard i/N (default: from the hostname's ordinal).")
+@click.option(
+    "--shards",
+    "shards_count",
+    type=click.IntRange(1),
+    help="Number of shards (StatefulSet replicas); with it, the shard index is the hostname's ordinal.",
+)
+def run(config: Path, shard: str | None, shards_count: int | None) -> None:
     """Run the service: scheduled cycles, /healthz /readyz /metrics, webhooks; SIGTERM stops it."""
+    part = shards.resolve(shard, shards_count, socket.gethostname(), os.environ)
     rt = wiring.build(_load(config))
     try:
-        daemon.Service(rt).run_forever()
+        daemon.Service(rt, shard=part).run_forever()
     finally:
         rt.close()
 

@@ -243,6 +243,9 @@ class AppStatus:
     history: tuple[Deployment, ...] = ()
     images: tuple[str, ...] = ()
     health_message: str = ""
+    app_namespace: str = ""  # metadata.namespace: where the Application object lives
+    annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    source_type: str = ""  # status.sourceType (Helm, Kustomize, Directory, Plugin), else inferred
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ class Source(TypedDict, total=False):
     targetRevision: str
     chart: str
     ref: str
+    helm: dict[str, Any]
+    kustomize: dict[str, Any]
 
 
 class Automated(TypedDict, total=False):
@@ -80,6 +82,7 @@ class Status(TypedDict, total=False):
     reconciledAt: str
     operationState: OperationState
     summary: dict[str, list[str]]
+    sourceType: str
 
 
 class Application(TypedDict, total=False):
@@ -237,7 +240,19 @@ def parse_app(raw: Application) -> model.AppStatus:
         history=history,
         images=tuple((status.get("summary") or {}).get("images") or ()),
         health_message=health.get("message", ""),
+        app_namespace=str(meta.get("namespace", "")),
+        annotations=dict(meta.get("annotations") or {}),
+        source_type=str(status.get("sourceType") or _source_type(source)),
     )
+
+
+def _source_type(source: Source) -> str:
+    """What Argo CD would report as ``status.sourceType`` before the first reconciliation."""
+    if source.get("chart") or "helm" in source:
+        return "Helm"
+    if "kustomize" in source:
+        return "Kustomize"
+    return "Directory" if source.get("path") else ""
 
 
 # ----------------------------------------------------------------------------- the client

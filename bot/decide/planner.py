@@ -71,8 +71,11 @@ def plan(
         obs = snapshot.apps[app]
         ranked: list[_Ranked] = []
         in_flight: list[model.Action] = []
+        spec = apps.get(app)
         for order, policy in enumerate(policies):
-            cand = _candidate(policy, obs, apps.get(app), memory, snapshot.at, skips)
+            if spec is not None and spec.policies is not None and policy.name not in spec.policies:
+                continue  # the Application's githeal.io/policies annotation chose others
+            cand = _candidate(policy, obs, spec, memory, snapshot.at, skips)
             if cand is None:
                 continue
             if cand.escalate and not _silenced(history, app, blast):

@@ -26,6 +26,22 @@ class Target:
     argocd_app: str | None  # exact Application name, or None when chosen by selector
     selector: Mapping[str, str] | None
     slos: tuple[str, ...]
+    metric_name: str | None = None  # the Prometheus app label value, when it is not ``app``
+    app_namespace: str | None = None  # the Application's namespace, when several may share a name
+
+    @property
+    def metric(self) -> str:
+        return self.metric_name or self.app
+
+
+class Index:
+    """Applications by name, built once per cycle: picking a target costs O(1), not O(fleet)."""
+
+    def __init__(self, statuses: Sequence[model.AppStatus]) -> None:
+        self.statuses = statuses
+        self.by_name: dict[str, list[model.AppStatus]] = {}
+        for s in statuses:
+            self.by_name.setdefault(s.name, []).append(s)
 
 
 @dataclass(frozen=True)
@@ -42,17 +58,20 @@ class Sources:
     replicas_query: str | None = None
 
 
-def _pick(target: Target, statuses: Sequence[model.AppStatus]) -> tuple[model.AppStatus | None, str]:
+def _pick(target: Target, index: Index) -> tuple[model.AppStatus | None, str]:
     if target.argocd_app is not None:
-        found = [s for s in statuses if s.name == target.argocd_app]
+        found = index.by_name.get(target.argocd_app, [])
+        if target.app_namespace:
+            found = [s for s in found if s.app_namespace in ("", target.app_namespace)]
     else:
         wanted = dict(target.selector or {})
-        found = [s for s in statuses if all(s.labels.get(k) == v for k, v in wanted.items())]
+        found = [s for s in index.statuses if all(s.labels.get(k) == v for k, v in wanted.items())]
     if len(found) == 1:
         return found[0], ""
     if not found:
         return None, f"no Argo CD application matches {target.argocd_app or dict(target.selector or {})}"
-    return None, f"{len(found)} Argo CD applications match the selector: {', '.join(s.name for s in found)}"
+    names = ", ".join(f"{s.app_namespace}/{s.name}" if s.app_namespace else s.name for s in found)
+    return None, f"{len(found)} Argo CD applications match: {names}"
 
 
 def _per_app(
@@ -77,9 +96,13 @@ def observe(
     *,
     only: Sequence[str] | None = None,
     on_error: Callable[[str, str], None] | None = None,
+    fleet: Callable[[Sequence[model.AppStatus]], Sequence[Target]] | None = None,
+    owns: Callable[[str], bool] | None = None,
 ) -> model.Snapshot:
-    """Observe ``targets`` (or the subset named in ``only``) at one pinned time derived from ``now``."""
-    chosen = [t for t in targets if only is None or t.app in only]
+    """Observe ``targets`` (or the subset named in ``only``) at one pinned time derived from ``now``.
+
+    ``fleet`` turns the listed Applications into more targets (discovery); ``owns`` keeps only the
+    apps of this replica's shard."""
     problems: list[str] = []
 
     def fail(system: str, message: str) -> None:
@@ -96,7 +119,13 @@ def observe(
         argo_error = str(exc)
         fail("argocd", argo_error)
 
-    slo_apps = {t.app: t.slos for t in chosen}
+    every = list(targets)
+    if fleet is not None and not argo_error:
+        every.extend(fleet(statuses))
+    wanted = set(only) if only is not None else None
+    chosen = [t for t in every if (wanted is None or t.app in wanted) and (owns is None or owns(t.app))]
+    index = Index(statuses)
+    slo_apps = {t.metric: t.slos for t in chosen}
     reports = collect.collect_slos(sources.prometheus, sources.slos, slo_apps, at, timeout=sources.timeout)
     load, load_err = _per_app(sources.prometheus, sources.load_query, at, sources.app_label, sources.timeout)
     reps, reps_err = _per_app(
@@ -108,14 +137,14 @@ def observe(
 
     apps: dict[str, model.AppObservation] = {}
     for t in chosen:
-        status, why = (None, argo_error) if argo_error else _pick(t, statuses)
-        replicas = reps.get(t.app)
+        status, why = (None, argo_error) if argo_error else _pick(t, index)
+        replicas = reps.get(t.metric)
         apps[t.app] = model.AppObservation(
             app=t.app,
             status=status,
-            slos=reports.get(t.app, ()),
+            slos=reports.get(t.metric, ()),
             error=why,
-            load_per_replica=load.get(t.app),
+            load_per_replica=load.get(t.metric),
             replicas=round(replicas) if replicas is not None else None,
         )
     return model.Snapshot(

@@ -11,18 +11,21 @@ import contextlib
 import hashlib
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from bot import errors, model
 from bot.act import execute, message
 from bot.decide import history as hist
 from bot.decide import memory as mem
 from bot.decide import planner
-from bot.observe import snapshot, trend
+from bot.observe import fleet, snapshot, trend
 from bot.record import log
-from bot.service import ledger, wiring
+from bot.service import ledger, shards, wiring
+from bot.settings import tree
 from bot.verify import run, watcher
 
 
@@ -35,24 +38,33 @@ class CycleReport:
     history: hist.History
     seconds: float
     errors: list[str] = field(default_factory=list)
+    discovered: fleet.Discovered | None = None  # None: no fleet template configured
+
+
+def target(name: str, spec: tree.AppSpec) -> snapshot.Target:
+    return snapshot.Target(
+        app=name,
+        argocd_app=(spec.argocd_app or (None if spec.selector else name)),
+        selector=spec.selector,
+        slos=spec.slos,
+        metric_name=spec.metric_name,
+        app_namespace=spec.app_namespace,
+    )
 
 
 def targets(rt: wiring.Runtime) -> list[snapshot.Target]:
-    return [
-        snapshot.Target(
-            app=name,
-            argocd_app=(spec.argocd_app or (None if spec.selector else name)),
-            selector=spec.selector,
-            slos=spec.slos,
-        )
-        for name, spec in rt.settings.apps.items()
-    ]
+    return [target(name, spec) for name, spec in rt.settings.apps.items()]
 
 
 class Engine:
-    def __init__(self, rt: wiring.Runtime, *, verify_workers: int = 4) -> None:
+    def __init__(
+        self, rt: wiring.Runtime, *, verify_workers: int = 4, shard: shards.Shard | None = None
+    ) -> None:
         self.rt = rt
         s = rt.settings
+        self.configured = s  # the settings as loaded; each cycle adds the apps discovered from Argo CD
+        self.shard = shard
+        self.discovered = fleet.Discovered({})
         self.memory = mem.Memory()
         self.ledger = ledger.Ledger(
             s, rt.clones, rt.github, bot_logins=frozenset({"githeal", "githeal[bot]"})
@@ -95,6 +107,37 @@ class Engine:
         end = self.rt.clock().timestamp() - self.rt.settings.prometheus.offset
         values = trend.error_ratio(self.rt.ranges, slo, app, end, span)
         return execute.Sli(f"{slo.name} error ratio", model.format_duration(span), values)
+
+    # ------------------------------------------------------------------ fleet
+
+    def _discover(self, statuses: Sequence[model.AppStatus]) -> list[snapshot.Target]:
+        """This cycle's discovered apps (level-triggered: recomputed from Argo CD every cycle)."""
+        s = self.configured
+        found = fleet.discover(
+            s.fleets,
+            statuses,
+            repos={name: r.url for name, r in s.repos.items()},
+            configured=s.apps,
+            policies={p.name for p in s.policies},
+            slos=s.slos,
+        )
+        self.discovered = found
+        for skip in found.skipped:
+            log.event(
+                "fleet.skipped", application=skip.application, template=skip.template, reason=skip.reason
+            )
+        self._use_apps({**s.apps, **found.apps})
+        return [target(name, spec) for name, spec in found.apps.items()]
+
+    def _use_apps(self, apps: Mapping[str, tree.AppSpec]) -> None:
+        """Every stage of this cycle (and the verifications it starts) sees the same app set."""
+        settings = replace(self.configured, apps=MappingProxyType(dict(apps)))
+        self.rt.settings = settings
+        self.tools.settings = settings
+        self.verifier.settings = settings
+
+    def owns(self, app: str) -> bool:
+        return self.shard is None or self.shard.owns(app)
 
     # ------------------------------------------------------------------ verification
 
@@ -206,7 +249,16 @@ class Engine:
             # Without the past, guardrails cannot be checked: decide nothing this cycle.
             failed(exc.__class__.__name__, str(exc))
             history = None
-        snap = snapshot.observe(self.sources, self.targets, now, only=apps, on_error=failed)
+        snap = snapshot.observe(
+            self.sources,
+            self.targets,
+            now,
+            only=apps,
+            on_error=failed,
+            fleet=self._discover if self.configured.fleets else None,
+            owns=self.owns if self.shard is not None else None,
+        )
+        s = self.rt.settings  # with this cycle's discovered apps
         self.memory = mem.remember(self.memory, snap, s.policies, apps=s.apps)
         if history is None:
             plan = model.Plan(at=snap.at, escalations=("history unreadable: no heals this cycle",))
@@ -247,7 +299,8 @@ class Engine:
         rt.metrics.cycle_seconds.observe(seconds)
         rt.metrics.last_cycle.set(time.time())
         log.event("cycle.done", seconds=round(seconds, 3), actions=len(plan.actions), skips=len(plan.skips))
-        return CycleReport(now, snap, plan, results, history or hist.History(), seconds, problems)
+        found = self.discovered if self.configured.fleets else None
+        return CycleReport(now, snap, plan, results, history or hist.History(), seconds, problems, found)
 
     def _sleep(self, seconds: float) -> None:
         """The verifiers' sleep: the injected one, cut short (as ``watcher.Cancelled``) by ``close``."""

@@ -13,14 +13,21 @@ from typing import Any
 
 from bot import errors
 from bot.record import log
-from bot.service import cycle, http, scheduler, wiring
+from bot.service import cycle, http, scheduler, shards, wiring
 
 
 class Service:
-    def __init__(self, rt: wiring.Runtime, *, host: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        rt: wiring.Runtime,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        shard: shards.Shard | None = None,
+    ) -> None:
         s = rt.settings
         self.rt = rt
-        self.engine = cycle.Engine(rt)
+        self.engine = cycle.Engine(rt, shard=shard)
         self.last_cycle: float | None = None
         self.last_report: cycle.CycleReport | None = None
         self._lock = threading.Lock()

@@ -105,16 +105,47 @@ def cycle_json(rep: cycle.CycleReport) -> dict[str, Any]:
         "skips": [{"app": k.app, "policy": k.policy, "reason": k.reason} for k in rep.plan.skips],
         "escalations": list(rep.plan.escalations),
         "errors": rep.errors + list(rep.snapshot.errors),
+        "discovery": _discovery_json(rep),
     }
 
 
-def cycle_table(rep: cycle.CycleReport, width: int = 120) -> str:
+def _discovery_json(rep: cycle.CycleReport) -> dict[str, Any] | None:
+    found = rep.discovered
+    if found is None:
+        return None
+    return {
+        "apps": {
+            name: {"template": spec.template, "repo": spec.repo} for name, spec in sorted(found.apps.items())
+        },
+        "skipped": [
+            {"application": k.application, "template": k.template, "reason": k.reason} for k in found.skipped
+        ],
+        "unmatched": found.unmatched,
+    }
+
+
+def noteworthy(obs: model.AppObservation, named: set[str]) -> bool:
+    """An app worth a row: unreadable, not Synced/Healthy, any SLO not OK or breaching, or planned."""
+    s = obs.status
+    if obs.app in named or s is None or obs.error:
+        return True
+    if s.sync is not model.SyncStatus.SYNCED or s.health is not model.HealthStatus.HEALTHY:
+        return True
+    return any(r.state is not model.SampleState.OK or r.breaching for r in obs.slos)
+
+
+def cycle_table(rep: cycle.CycleReport, width: int = 120, *, every_app: bool = False) -> str:
+    """The apps that are not OK (all of them with ``every_app``), then a summary line of the fleet."""
     out = StringIO()
     console = Console(file=out, width=width, force_terminal=False, color_system=None)
     t = Table(title=f"githeal cycle at {rep.snapshot.at:%Y-%m-%d %H:%M:%S}Z ({rep.seconds:.2f}s)")
     for col in ("app", "argo cd", "slo", "state", "tier", "error ratio (long/short)"):
         t.add_column(col)
-    for name, obs in sorted(rep.snapshot.apps.items()):
+    named = {a.app for a in rep.plan.actions} | {k.app for k in rep.plan.skips}
+    shown = [
+        (name, obs) for name, obs in sorted(rep.snapshot.apps.items()) if every_app or noteworthy(obs, named)
+    ]
+    for name, obs in shown:
         s = obs.status
         argo = f"{s.sync}/{s.health} {_when(obs, rep.snapshot.at)}" if s else f"? {obs.error}"
         if not obs.slos:
@@ -124,7 +155,21 @@ def cycle_table(rep: cycle.CycleReport, width: int = 120) -> str:
             v = next((v for v in r.verdicts if v.firing), r.verdicts[0] if r.verdicts else None)
             ratio = f"{_pct(v.long.value)} / {_pct(v.short.value)} ({v.window.name})" if v else "-"
             t.add_row(name if i == 0 else "", argo if i == 0 else "", r.slo, str(r.state), tier, ratio)
-    console.print(t)
+    if shown:
+        console.print(t)
+    total = len(rep.snapshot.apps)
+    breaching = sum(1 for o in rep.snapshot.apps.values() if any(r.breaching for r in o.slos))
+    ok = sum(1 for o in rep.snapshot.apps.values() if not noteworthy(o, named))
+    actions = len(rep.plan.actions)
+    console.print(
+        f"{total} app{'s' * (total != 1)}: {ok} ok, {total - ok} not ok, {breaching} breaching, "
+        f"{actions} action{'s' * (actions != 1)}"
+    )
+    found = rep.discovered
+    if found is not None:
+        console.print(f"discovery: {found.summary()}")
+        for k in found.skipped:
+            console.print(f"  skipped {k.application} ({k.template}): {k.reason}", markup=False)
     for a in rep.plan.actions:
         console.print(f"PLAN {a.kind.value} {a.app} [{a.mode.value}] {a.reason}")
     for res in rep.results:

@@ -58,7 +58,9 @@ def assemble(b: Build) -> tree.Settings:
     cfg = b.config
     _collect_slos(b)
     _collect_policies(b)
-    apps = {name: _app(b, name, app) for name, app in cfg.apps.items()}
+    every = {name: _app(b, name, app) for name, app in cfg.apps.items()}
+    apps = {name: spec for name, spec in every.items() if spec.discover is None}
+    fleets = {name: spec for name, spec in every.items() if spec.discover is not None}
     for slo, doc, loc in b.slos.values():
         b.problems.extend(doc.problem(loc, text) for text in slos.never_firing(slo))
     built_policies = tuple(_policy(b, p, doc, loc, apps) for p, doc, loc in b.policies)
@@ -73,6 +75,7 @@ def assemble(b: Build) -> tree.Settings:
         repos=MappingProxyType({n: resolve.repo(n, r, secrets, b.paths) for n, r in cfg.repos.items()}),
         github=resolve.github(cfg.github, secrets) if cfg.github else None,
         apps=MappingProxyType(apps),
+        fleets=MappingProxyType(fleets),
         slos=MappingProxyType({name: v[0] for name, v in b.slos.items()}),
         policies=built_policies,
         guardrails=_guardrails(cfg.guardrails),
@@ -142,7 +145,9 @@ def _collect_policies(b: Build) -> None:
 def _app(b: Build, name: str, app: rules.AppConfig) -> tree.AppSpec:
     loc: locate.Loc = ("apps", name)
     repo = app.repo
-    if repo is None:
+    if repo is None and app.discover is not None:
+        repo = ""  # each discovered Application's Git source picks its repo
+    elif repo is None:
         if len(b.config.repos) == 1:
             repo = next(iter(b.config.repos))
         else:
@@ -158,7 +163,7 @@ def _app(b: Build, name: str, app: rules.AppConfig) -> tree.AppSpec:
     return tree.AppSpec(
         name=name,
         repo=repo or "",
-        paths=tuple(app.paths),
+        paths=tuple(app.paths or ()),
         argocd_app=None if app.selector is not None else (app.argocd_app or name),
         selector=MappingProxyType(dict(app.selector)) if app.selector is not None else None,
         slos=tuple(app.slos),
@@ -167,15 +172,29 @@ def _app(b: Build, name: str, app: rules.AppConfig) -> tree.AppSpec:
         min_replicas=bounds.min if bounds else None,
         max_replicas=bounds.max if bounds else None,
         rollback=app.rollback,
+        discover=_discovery(app.discover) if app.discover is not None else None,
+        template=name if app.discover is not None else "",
+    )
+
+
+def _discovery(d: rules.DiscoverConfig) -> tree.Discovery:
+    return tree.Discovery(
+        selector=MappingProxyType(dict(d.selector)),
+        projects=tuple(d.projects),
+        namespaces=tuple(d.namespaces),
+        names=tuple(d.names),
+        prometheus_app=d.prometheus_app,
     )
 
 
 def _selected(b: Build, p: rules.PolicyConfig, doc: locate.Document, loc: locate.Loc) -> list[str]:
     """Apps a policy names (by name or glob); unknown names and empty globs are problems."""
     out: list[str] = []
+    static = [name for name, a in b.config.apps.items() if a.discover is None]
+    fleet = len(static) < len(b.config.apps)  # discovered apps are named after Applications: unknown yet
     for k, pattern in enumerate(p.apps):
-        hits = [a for a in b.config.apps if fnmatch.fnmatchcase(a, pattern)]
-        if not hits:
+        hits = [a for a in static if fnmatch.fnmatchcase(a, pattern)]
+        if not hits and not fleet:
             what = "matches no app" if _GLOB & set(pattern) else "unknown app"
             b.problems.append(
                 doc.problem((*loc, "apps", k), f"{what} {pattern!r} (apps: {', '.join(b.config.apps)})")

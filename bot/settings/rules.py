@@ -39,6 +39,26 @@ class ScalingBounds(systems.Base):
 RollbackStrategy = Literal["revert", "restore", "pin-image"]
 
 
+PrometheusApp = Annotated[str, Field(pattern=r"^(name|label:[A-Za-z0-9_./-]+|annotation:[A-Za-z0-9_./-]+)$")]
+
+
+class DiscoverConfig(systems.Base):
+    """A fleet template: every Argo CD Application matching all the given filters becomes an app."""
+
+    selector: dict[str, str] = Field(
+        default_factory=dict, description="Application labels that must all match (matchLabels)."
+    )
+    projects: list[str] = Field(default_factory=list, description="Argo CD projects (globs); empty: any.")
+    namespaces: list[str] = Field(
+        default_factory=list, description="Namespaces of the Application objects (globs); empty: any."
+    )
+    names: list[str] = Field(default_factory=list, description="Application name globs; empty: any.")
+    prometheus_app: PrometheusApp = Field(
+        default="name",
+        description="Prometheus app label value per Application: name, label:<key> or annotation:<key>.",
+    )
+
+
 class AppConfig(systems.Base):
     argocd_app: str | None = Field(
         default=None, description="Argo CD Application name (default: the app's key)."
@@ -46,8 +66,17 @@ class AppConfig(systems.Base):
     selector: dict[str, str] | None = Field(
         default=None, description="Argo CD label selector picking one app."
     )
+    discover: DiscoverConfig | None = Field(
+        default=None,
+        description="Fleet template: each matching Application becomes an app named after it "
+        "(repo from its Git source, paths from its source path, overrides from githeal.io/ annotations).",
+    )
     repo: str | None = Field(default=None, description="Key under repos (default: the only repo).")
-    paths: list[str] = Field(min_length=1, description="Globs of files the bot may edit for this app.")
+    paths: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Globs of files the bot may edit for this app (required unless discover).",
+    )
     slos: list[str] = Field(default_factory=list, description="Names of SLOs that apply to this app.")
     containers: list[str] = Field(default_factory=list, description="Containers whose image is managed.")
     helm: HelmPaths = HelmPaths()
@@ -58,7 +87,9 @@ class AppConfig(systems.Base):
 
     @pydantic.model_validator(mode="after")
     def _target(self) -> AppConfig:
-        systems.exactly_one(self, ("argocd_app", "selector"), allow_none=True)
+        systems.exactly_one(self, ("argocd_app", "selector", "discover"), allow_none=True)
+        if self.paths is None and self.discover is None:
+            raise ValueError("paths is required: globs of the files the bot may edit for this app")
         return self
 
 

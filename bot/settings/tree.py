@@ -99,6 +99,17 @@ class HelmPaths:
 
 
 @dataclass(frozen=True)
+class Discovery:
+    """How a fleet template picks Argo CD Applications (every given filter must match)."""
+
+    selector: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    projects: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    prometheus_app: str = "name"  # name | label:<key> | annotation:<key>
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """One managed app: where it lives in Argo CD and Git, and what the bot may touch."""
 
@@ -113,6 +124,11 @@ class AppSpec:
     min_replicas: int | None = None
     max_replicas: int | None = None
     rollback: str = "revert"
+    discover: Discovery | None = None  # set on fleet templates only
+    policies: tuple[str, ...] | None = None  # None: every policy that selects the app
+    metric_name: str | None = None  # the Prometheus app label value, when it is not the app's name
+    app_namespace: str | None = None  # the Application's own namespace (appNamespace), when known
+    template: str = ""  # the fleet template a discovered app came from
 
     def allows(self, path: str) -> bool:
         """May the bot edit ``path`` (repo-relative)? A glob, or a directory prefix ending in /."""
@@ -164,7 +180,7 @@ class Settings:
     prometheus: PrometheusSettings
     argocd: ArgoCDSettings
     repos: Mapping[str, RepoSettings]
-    apps: Mapping[str, AppSpec]
+    apps: Mapping[str, AppSpec]  # configured apps; a cycle adds the ones discovered from ``fleets``
     slos: Mapping[str, model.SLO]
     policies: tuple[policy.Policy, ...]
     guardrails: policy.Guardrails
@@ -175,6 +191,7 @@ class Settings:
     log: LogSettings = LogSettings()
     unset_optional: tuple[str, ...] = ()  # refs of optional secrets that were not set
     secrets_checked: bool = True
+    fleets: Mapping[str, AppSpec] = field(default_factory=lambda: MappingProxyType({}))  # templates
 
     def app_slos(self, app: str) -> tuple[model.SLO, ...]:
         return tuple(self.slos[name] for name in self.apps[app].slos)

@@ -282,3 +282,49 @@ def test_cli_once_dry_run_json_writes_nothing(
     assert "OK" not in states and not any(a["breaching"] for a in data["apps"].values())
     assert (fleet.head(), fleet.refs()) == (head, refs)
     assert fleet.pulls() == []
+
+
+def test_cli_once_at_pins_the_evaluation_time(
+    fleet: Fleet, dry_run: tuple[cycle.CycleReport, str, str]
+) -> None:
+    """``--at`` gives the CLI the engine's injected clock: the same plan as the pinned engine run."""
+    head, refs = fleet.head(), fleet.refs()
+    at = (END + timedelta(seconds=30)).isoformat()
+    result = CliRunner().invoke(
+        cli.main, ["once", "--config", str(fleet.config), "--dry-run", "--output", "json", "--at", at]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["at"] == END.isoformat()
+    assert {a["app"] for a in data["actions"]} == PAGING
+    assert (fleet.head(), fleet.refs()) == (head, refs)
+    table = CliRunner().invoke(
+        cli.main, ["once", "--config", str(fleet.config), "--dry-run", "--at", str(int(END.timestamp()) + 30)]
+    )
+    assert table.exit_code == 0, table.output
+    # the table lists the apps that are not OK and sums up the fleet in one line
+    assert f"{len(SCENARIOS) + len(BATCH)} apps:" in table.stdout
+    assert all(app in table.stdout for app in PAGING)
+
+
+def test_cli_once_shard_evaluates_only_its_apps(fleet: Fleet) -> None:
+    seen: list[set[str]] = []
+    for i in range(3):
+        result = CliRunner().invoke(
+            cli.main,
+            ["once", "--config", str(fleet.config), "--dry-run", "--output", "json", "--shard", f"{i}/3"],
+        )
+        assert result.exit_code == 0, result.output
+        seen.append(set(json.loads(result.stdout)["apps"]))
+    assert set.union(*seen) == set(SCENARIOS) | set(BATCH)
+    assert sum(len(s) for s in seen) == len(SCENARIOS) + len(BATCH)  # each app in exactly one shard
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--at", "yesterday"], "--at"), (["--shard", "3/3"], "--shard")],
+)
+def test_cli_once_bad_options_exit_2(fleet: Fleet, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli.main, ["once", "--config", str(fleet.config), "--dry-run", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output

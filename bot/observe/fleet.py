@@ -1,0 +1,237 @@
+"""Fleet discovery: Argo CD Applications matched by a template in ``apps`` become apps, every cycle.
+
+A template (an ``apps`` entry with ``discover``) selects Applications by labels, projects, the
+namespaces of the Application objects and name globs. Each match becomes an app named after its
+Application; its repo is the configured repo whose URL matches the Application's Git source, its
+paths default to the source path, and ``githeal.io/...`` annotations override the template per
+Application. A bad annotation skips that Application with a reason; the others go on. Pure: the
+Applications come in as values (the cycle lists them once), nothing is fetched or cached here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bot import model
+from bot.settings import tree
+
+PREFIX = "githeal.io/"
+ENABLED, POLICIES, SLOS, CONTAINERS, PATHS = (
+    f"{PREFIX}enabled",
+    f"{PREFIX}policies",
+    f"{PREFIX}slos",
+    f"{PREFIX}containers",
+    f"{PREFIX}paths",
+)
+ROLLBACK, MIN_REPLICAS, MAX_REPLICAS, PROMETHEUS_APP = (
+    f"{PREFIX}rollback",
+    f"{PREFIX}min-replicas",
+    f"{PREFIX}max-replicas",
+    f"{PREFIX}prometheus-app",
+)
+KNOWN = frozenset(
+    {ENABLED, POLICIES, SLOS, CONTAINERS, PATHS, ROLLBACK, MIN_REPLICAS, MAX_REPLICAS, PROMETHEUS_APP}
+)
+STRATEGIES = ("revert", "restore", "pin-image")
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")  # git@github.com:acme/repo.git
+
+
+@dataclass(frozen=True)
+class Skipped:
+    application: str  # namespace/name
+    template: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """This cycle's fleet: the apps found (by name), and the Applications a template matched but could
+    not use, with why. ``unmatched`` counts the Applications no template selected."""
+
+    apps: Mapping[str, tree.AppSpec]
+    skipped: tuple[Skipped, ...] = ()
+    unmatched: int = 0
+
+    def summary(self) -> str:
+        parts = [f"{len(self.apps)} discovered"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        parts.append(f"{self.unmatched} not selected by any template")
+        return ", ".join(parts)
+
+
+def repo_key(url: str) -> str:
+    """A Git URL reduced to host/path, so https, ssh and scp-like spellings of one repo compare equal
+    (as Argo CD normalises repository URLs: case-insensitive host, no ``.git``, no trailing slash)."""
+    text = url.strip()
+    m = _SCP_LIKE.match(text)
+    if m and "://" not in text:
+        host, path = m.group(1), m.group(2)
+    else:
+        parts = urlsplit(text)
+        host, path = (parts.hostname or "").lower(), parts.path
+        if not parts.scheme:
+            host, path = "", text  # a local path (the sandbox's repos)
+    path = path.strip("/").removesuffix(".git").rstrip("/")
+    return f"{host.lower()}/{path}" if host else path
+
+
+def _matches(d: tree.Discovery, status: model.AppStatus) -> bool:
+    def any_glob(patterns: Collection[str], value: str) -> bool:
+        return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+    return (
+        all(status.labels.get(k) == v for k, v in d.selector.items())
+        and any_glob(d.projects, status.project)
+        and any_glob(d.namespaces, status.app_namespace)
+        and any_glob(d.names, status.name)
+    )
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+def _metric_name(d: tree.Discovery, status: model.AppStatus) -> str | None:
+    kind, _, key = d.prometheus_app.partition(":")
+    if kind == "label":
+        return status.labels.get(key) or None
+    if kind == "annotation":
+        return status.annotations.get(key) or None
+    return status.name
+
+
+def _replicas(notes: Mapping[str, str], key: str) -> int | None:
+    raw = notes.get(key)
+    if raw is None:
+        return None
+    if not raw.strip().isdigit() or int(raw) < 1 or int(raw) > 10_000:
+        raise ValueError(f"annotation {key}: expected a whole number 1..10000, got {raw!r}")
+    return int(raw)
+
+
+def _apply_annotations(
+    spec: tree.AppSpec, notes: Mapping[str, str], policies: Collection[str], slos: Collection[str]
+) -> tree.AppSpec | None:
+    """The template narrowed by the Application's annotations; None when it opts out.
+    ``ValueError`` names the annotation that is wrong."""
+    unknown = sorted(k for k in notes if k.startswith(PREFIX) and k not in KNOWN)
+    if unknown:
+        raise ValueError(f"unknown annotation {unknown[0]} (known: {', '.join(sorted(KNOWN))})")
+    enabled = notes.get(ENABLED, "true").strip().lower()
+    if enabled not in ("true", "false"):
+        raise ValueError(f"annotation {ENABLED}: expected true or false, got {notes[ENABLED]!r}")
+    if enabled == "false":
+        return None
+    changes: dict[str, object] = {}
+    if POLICIES in notes:
+        chosen = _csv(notes[POLICIES])
+        bad = [p for p in chosen if p not in policies]
+        if bad:
+            raise ValueError(f"annotation {POLICIES}: unknown policy {bad[0]!r}")
+        changes["policies"] = chosen
+    if SLOS in notes:
+        chosen = _csv(notes[SLOS])
+        bad = [x for x in chosen if x not in slos]
+        if bad:
+            raise ValueError(f"annotation {SLOS}: unknown SLO {bad[0]!r}")
+        changes["slos"] = chosen
+    if CONTAINERS in notes:
+        changes["containers"] = _csv(notes[CONTAINERS])
+    if PATHS in notes:
+        paths = _csv(notes[PATHS])
+        if not paths or any(p.startswith("/") or ".." in p.split("/") for p in paths):
+            raise ValueError(f"annotation {PATHS}: expected repo-relative globs, got {notes[PATHS]!r}")
+        changes["paths"] = paths
+    if ROLLBACK in notes:
+        if notes[ROLLBACK] not in STRATEGIES:
+            raise ValueError(f"annotation {ROLLBACK}: expected one of {', '.join(STRATEGIES)}")
+        changes["rollback"] = notes[ROLLBACK]
+    low, high = _replicas(notes, MIN_REPLICAS), _replicas(notes, MAX_REPLICAS)
+    low = spec.min_replicas if low is None else low
+    high = spec.max_replicas if high is None else high
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"annotations {MIN_REPLICAS} ({low}) > {MAX_REPLICAS} ({high})")
+    changes.update(min_replicas=low, max_replicas=high)
+    if PROMETHEUS_APP in notes:
+        changes["metric_name"] = notes[PROMETHEUS_APP].strip() or None
+    return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
+
+
+def _repo_for(spec: tree.AppSpec, status: model.AppStatus, repos: Mapping[str, str]) -> str:
+    if spec.repo:
+        return spec.repo
+    key = repo_key(status.repo_url)
+    found = [name for name, url in repos.items() if repo_key(url) == key]
+    if not found:
+        raise ValueError(f"its Git source {status.repo_url or '(none)'} matches no configured repo")
+    return found[0]
+
+
+def discover(
+    templates: Mapping[str, tree.AppSpec],
+    statuses: Sequence[model.AppStatus],
+    *,
+    repos: Mapping[str, str],
+    configured: Collection[str] = (),
+    policies: Collection[str] = (),
+    slos: Collection[str] = (),
+) -> Discovered:
+    """The apps this cycle's Applications give. ``repos``: repo name -> URL; ``configured``: names of
+    the static apps (they win over a discovered app of the same name)."""
+    found: dict[str, tree.AppSpec] = {}
+    skipped: list[Skipped] = []
+    unmatched = 0
+    seen: dict[str, str] = {}
+    for status in statuses:
+        where = f"{status.app_namespace or '-'}/{status.name}"
+        name, spec = next(
+            ((n, t) for n, t in templates.items() if t.discover and _matches(t.discover, status)), ("", None)
+        )
+        if spec is None:
+            unmatched += 1
+            continue
+        try:
+            narrowed = _apply_annotations(spec, status.annotations, policies, slos)
+            if narrowed is None:
+                skipped.append(Skipped(where, name, f"opted out ({ENABLED}: false)"))
+                continue
+            repo = _repo_for(narrowed, status, repos)
+            paths = narrowed.paths or ((status.path.strip("/") + "/",) if status.path.strip("/") else ())
+            if not paths:
+                raise ValueError("its source has no path and the template gives no paths")
+        except ValueError as exc:
+            skipped.append(Skipped(where, name, str(exc)))
+            continue
+        if status.name in configured:
+            skipped.append(Skipped(where, name, f"an app named {status.name!r} is configured explicitly"))
+            continue
+        if status.name in seen:
+            skipped.append(Skipped(where, name, f"same name as Application {seen[status.name]}"))
+            if found.pop(status.name, None) is not None:
+                skipped.append(Skipped(seen[status.name], name, f"same name as Application {where}"))
+            continue
+        seen[status.name] = where
+        metric = narrowed.metric_name or _metric_name(spec.discover or tree.Discovery(), status)
+        if metric is None:
+            what = (spec.discover or tree.Discovery()).prometheus_app
+            skipped.append(Skipped(where, name, f"no {what} for the Prometheus app label"))
+            continue
+        found[status.name] = dataclasses.replace(
+            narrowed,
+            name=status.name,
+            repo=repo,
+            paths=paths,
+            argocd_app=status.name,
+            selector=None,
+            discover=None,
+            metric_name=None if metric == status.name else metric,
+            app_namespace=status.app_namespace or None,
+            template=name,
+        )
+    return Discovered(found, tuple(skipped), unmatched)
