@@ -11,9 +11,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import cycle, edit, memory
+from bench import cycle, edit, memory, scale
 
-NAMES = ("cycle", "edit", "memory")
+NAMES = ("cycle", "edit", "memory", "scale")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             edit.main(out, limit=20 if args.quick else None, min_seconds=0.0 if args.quick else 2.0)
         elif name == "memory":
             memory.main(10 if args.quick else 100, out=out)
+        elif name == "scale":
+            scale.main((10, 30) if args.quick else scale.SIZES, repeats=2 if args.quick else 5, out=out)
         out.write(f"  ({name}: {time.perf_counter() - started:.1f}s)\n\n")
         out.flush()
     return 0

@@ -94,9 +94,15 @@ class Fleet:
     """``with Fleet(100) as f: rt = f.runtime()``; ``policies`` go into the config as written."""
 
     def __init__(
-        self, n: int, *, policies: list[dict[str, Any]] | None = None, long_history: bool = True
+        self,
+        n: int,
+        *,
+        policies: list[dict[str, Any]] | None = None,
+        long_history: bool = True,
+        discover: bool = False,
     ) -> None:
         self.n = n
+        self.discover = discover  # one fleet template instead of one apps entry per app
         self.apps = app_names(n)
         self.policies = policies or []
         self.long_history = long_history
@@ -165,7 +171,9 @@ class Fleet:
                 "projects": ["fleet"],
             },
             "repos": {"manifests": {"url": str(bare), "branch": "main", "workdir": str(self.dir / "work")}},
-            "apps": {a: {"paths": [f"apps/{a}/**"], "slos": ["availability"]} for a in self.apps},
+            "apps": {"fleet": {"discover": {"projects": ["fleet"]}, "slos": ["availability"]}}
+            if self.discover
+            else {a: {"paths": [f"apps/{a}/**"], "slos": ["availability"]} for a in self.apps},
             "slos": [slo],
             "policies": self.policies,
             "guardrails": {"blast_radius": {"max_share": 1.0}},
