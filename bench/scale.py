@@ -4,7 +4,8 @@ For each size N: a Fleet of N Argo CD Applications picked up by ONE ``apps`` ent
 N apps of backfilled history, one SLO with two burn-rate tiers. It measures, side by side:
 - engine: ``Engine.run_once(dry_run=True)`` in process (median of the timed cycles);
 - raw: the very requests that cycle sent (recorded at the wire), replayed by a minimal httpx script
-  (Prometheus queries four at a time, as the engine does), reading the bodies and decoding the JSON;
+  (Prometheus queries four at a time, as the engine does), reading the bodies and decoding the JSON,
+  plus the one ``git fetch`` a cycle needs to see new commits;
 - process: ``githeal once --dry-run --at END`` as a whole process vs the raw script as a process,
   with the child's peak RSS (``wait4``).
 Ratios are printed, never asserted. ``--quick`` runs tiny sizes only (CI smoke).
@@ -32,7 +33,7 @@ from bot.service import cycle
 SIZES = (100, 1_000, 10_000)
 
 RAW_SCRIPT = """
-import json, sys
+import json, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 import httpx
 plan = json.load(open(sys.argv[1]))
@@ -40,6 +41,7 @@ def send(client, r):
     resp = client.request(r["method"], r["url"], content=r["body"].encode() if r["body"] else None,
                           headers=r["headers"])
     return json.loads(resp.content)
+subprocess.run(["git", "-C", sys.argv[2], "fetch", "-q", "origin"], check=True)
 with httpx.Client(timeout=60) as c:
     first = [r for r in plan if "/api/v1/query" not in r["url"]]
     prom = [r for r in plan if "/api/v1/query" in r["url"]]
@@ -90,8 +92,9 @@ def _record(engine: cycle.Engine) -> list[dict[str, Any]]:
     return seen
 
 
-def _replay(plan: Sequence[dict[str, Any]]) -> float:
+def _replay(plan: Sequence[dict[str, Any]], clone: Path) -> float:
     started = time.perf_counter()
+    subprocess.run(["git", "-C", str(clone), "fetch", "-q", "origin"], check=True)
     with httpx.Client(timeout=60) as c:
 
         def send(r: dict[str, Any]) -> Any:
@@ -135,12 +138,13 @@ def measure(n: int, *, repeats: int = 5) -> Row:
         try:
             engine.run_once(dry_run=True)  # warm-up: the first cycle clones the repo
             plan = _record(engine)
+            clone = next(iter(rt.clones.values())).path
             engines, raws = [], []
             for _ in range(repeats):
                 started = time.perf_counter()
                 rep = engine.run_once(dry_run=True)
                 engines.append(time.perf_counter() - started)
-                raws.append(_replay(plan))
+                raws.append(_replay(plan, clone))
             if rep.errors or len(rep.snapshot.apps) != n:
                 raise RuntimeError(f"{len(rep.snapshot.apps)} apps, errors: {rep.errors[:3]}")
         finally:
@@ -153,7 +157,7 @@ def measure(n: int, *, repeats: int = 5) -> Row:
             githeal = str(Path(sys.executable).with_name("githeal"))
             once = [githeal, "once", "--config", str(f.dir / "githeal.yaml"), "--dry-run", "--at", at,
                     "--output", "json"]  # fmt: skip
-            raw = [sys.executable, "-c", RAW_SCRIPT, str(plan_file)]
+            raw = [sys.executable, "-c", RAW_SCRIPT, str(plan_file), str(clone)]
             procs = [_child(once) for _ in range(3)]
             raw_procs = [_child(raw) for _ in range(3)]
     return Row(
