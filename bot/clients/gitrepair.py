@@ -7,8 +7,13 @@ only called on the bot's own disposable clone, which one process drives one comm
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
+
+# read-cache.c: "index file corrupt", "bad index file sha1 signature", "bad signature 0x%08x",
+# "bad index version %d", "index file smaller than expected"
+_INDEX_CORRUPT = re.compile(r"index file|bad index|bad signature 0x", re.IGNORECASE)
 
 # git's state files of an operation in progress (see git-status(1) "You are currently rebasing")
 HALF_DONE = {
@@ -47,6 +52,11 @@ def clear(dotgit: Path) -> list[str]:
         for name in LEFTOVERS:
             (dotgit / name).unlink(missing_ok=True)
     return found
+
+
+def index_corrupt(stderr: str) -> bool:
+    """Whether git refused to work because ``.git/index`` is damaged (removing it loses nothing)."""
+    return bool(_INDEX_CORRUPT.search(stderr))
 
 
 def parse_status(out: str) -> tuple[str | None, str | None, bool]:

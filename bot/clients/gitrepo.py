@@ -146,15 +146,27 @@ class WorkingClone:
             try:
                 self.fetch()
             except errors.GitError as exc:
-                try:
-                    self._git("rev-parse", "--verify", "--quiet", "HEAD")
-                except errors.GitError:  # the clone itself is broken, not the remote
-                    self.remake(f"fetch failed in a broken clone: {exc}")
-                else:
-                    raise
+                self._fetch_again(exc)
         self._configure()
         self.reset()
         return self.head()
+
+    def _fetch_again(self, failed: errors.GitError) -> None:
+        """A fetch failed: repair what is local and retry, re-make a broken clone, or blame the remote."""
+        if gitrepair.index_corrupt(str(failed.payload)):
+            self._drop_index()
+            self.fetch()
+            return
+        try:
+            self._git("rev-parse", "--verify", "--quiet", "HEAD")
+        except errors.GitError:  # the clone itself is broken, not the remote
+            self.remake(f"fetch failed in a broken clone: {failed}")
+            return
+        raise failed
+
+    def _drop_index(self) -> None:
+        (self.path / ".git" / "index").unlink(missing_ok=True)  # the next reset --hard rebuilds it
+        self._repaired(["corrupt index"])
 
     def _clone(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -209,10 +221,9 @@ class WorkingClone:
             status = "status", "--porcelain=v2", "--branch", "--untracked-files=all", "--ignored"
             branch, head, clean = gitrepair.parse_status(self._git(*status))
         except errors.GitError as exc:
-            if "index" not in str(exc.payload):
+            if not gitrepair.index_corrupt(str(exc.payload)):
                 raise
-            (self.path / ".git" / "index").unlink(missing_ok=True)  # reset --hard below rebuilds it
-            self._repaired(["corrupt index"])
+            self._drop_index()
             branch, head, clean = None, None, False
         refs = self._git("for-each-ref", "--format=%(refname) %(objectname)", self.remote_ref, "refs/heads")
         remote, local = gitrepair.parse_refs(refs, self.remote_ref)
