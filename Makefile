@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 deps: $(STAMP)
 
-# The real Prometheus (and Alertmanager) come from Debian's packages.
+# The real Prometheus (and Alertmanager) come from Debian's packages; so does the tests' sshd.
 prometheus:
 	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -28,6 +28,14 @@ prometheus:
 	  else \
 	    echo "githeal: prometheus and promtool are missing; install them (Debian/Ubuntu: apt-get install -y prometheus prometheus-alertmanager)" >&2; exit 1; \
 	  fi; \
+	fi
+	@# the git-over-SSH tests run a real sshd; without it they are skipped, so a failure here is not fatal
+	@if [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian package openssh-server (for the git-over-SSH tests)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get install -y --no-install-recommends openssh-server >/dev/null 2>&1 || \
+	  ($$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y --no-install-recommends openssh-server >/dev/null 2>&1) || \
+	  echo "githeal: openssh-server not installed; the SSH tests will be skipped" >&2; \
 	fi
 
 test: deps prometheus

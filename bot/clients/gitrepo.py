@@ -1,60 +1,42 @@
 """The bot's only Git I/O: one persistent working clone per manifest repo, driven through GitPython.
 
-Sync is fetch + hard reset + clean (never a re-clone); pushes never force the target branch (only
-``githeal/...`` PR branches). Any failure resets the clone to the remote branch and surfaces as
-``errors.GitError`` with credentials masked. It must not decide what to write or whether a heal is needed.
+Sync is fetch + (only when something differs) hard reset + clean; a clone left broken by a crash (stale
+locks, a rebase or merge in progress, a corrupt index) is repaired or re-made, and said so. Pushes never
+force the target branch (only ``githeal/...`` PR branches). Failures surface as ``errors.GitError`` with
+no secret in them (``gitauth`` owns credentials). It must not decide what to write or whether to heal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 import git
 
 from bot import errors
+from bot.clients import gitauth, gitcmd, gitrepair
 
 PR_BRANCH_PREFIX = "githeal/"
 HEAL_ID_KEY = "Heal-Id"  # the dedupe key; record.trailers owns the full vocabulary
-STDERR_LIMIT = 2000
-_SECRET_IN_URL = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-# one record per commit: \x1e starts it, \x1f separates fields; files follow the last \x1f
-_LOG_FORMAT = "%x1e%H%x1f%P%x1f%an <%ae>%x1f%ct%x1f%B%x1f%(trailers:unfold,only)%x1f"
+HEAL_HORIZON = timedelta(days=30)  # find_heal looks no further back (issue 10 P3: no whole-history walk)
+
+mask = gitauth.mask  # kept here for callers: hide ``user:token@`` in any URL inside a text
+CommitInfo = gitcmd.CommitInfo
+read_log = gitcmd.read_log
+Event = Callable[..., None]  # bot.record.log.event's shape: (name, level, **fields)
 
 
-def mask(text: str) -> str:
-    """Hide ``user:token@`` in any URL inside ``text``."""
-    return _SECRET_IN_URL.sub(r"\1***@", text)
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    subject: str
-    message: str
-    author: str
-    time: datetime  # committer time, UTC: when it landed on the branch
-    files: tuple[str, ...] = ()
-    trailers: tuple[tuple[str, str], ...] = ()  # as git parses them, in order
-    parents: tuple[str, ...] = ()
-
-    @property
-    def short(self) -> str:
-        return self.sha[:7]
-
-    def trailer_values(self, key: str) -> list[str]:
-        return [v for k, v in self.trailers if k.lower() == key.lower()]
-
-    def trailer(self, key: str) -> str | None:
-        return next(iter(self.trailer_values(key)), None)
+def _stdlib_event(name: str, level: int = logging.INFO, **fields: Any) -> None:
+    logging.getLogger("githeal").log(level, "%s %s", name, fields)
 
 
 @dataclass(frozen=True)
@@ -72,78 +54,18 @@ class PushResult:
     attempts: int
 
 
-def _git_error(exc: git.CommandError, where: str, ref: str | None) -> errors.GitError:
-    argv = exc.command if isinstance(exc.command, list | tuple) else str(exc.command).split()
-    verb = next((str(a) for a in argv[1:] if not str(a).startswith("-") and "=" not in str(a)), "git")
-    stderr = mask(str(exc.stderr or "")).strip().removeprefix("stderr:").strip(" '\n")
-    return errors.GitError(
-        f"git {verb} failed (exit {exc.status})" + (f" on {ref}" if ref else ""),
-        url=mask(where),
-        payload=stderr[:STDERR_LIMIT],
-    )
-
-
-def _run(cmd: git.Git, args: Sequence[str], *, where: str, ref: str | None = None) -> str:
-    try:
-        return str(cmd.execute(["git", *args]))
-    except git.CommandError as exc:
-        raise _git_error(exc, where, ref) from exc
-
-
-def _parse_log(output: str) -> list[CommitInfo]:
-    commits = []
-    for record in output.split("\x1e"):
-        fields = record.split("\x1f")
-        if len(fields) < 7:
-            continue
-        sha, parents, author, stamp, body, trailer_text, files = fields[:7]
-        pairs = [line.partition(":") for line in trailer_text.splitlines()]
-        message = body.strip("\n")
-        when = datetime.fromtimestamp(int(stamp), tz=UTC)
-        names = tuple(f for f in files.splitlines() if f)
-        found = tuple((k.strip(), v.strip()) for k, sep, v in pairs if sep)
-        subject = message.split("\n", 1)[0]
-        commits.append(
-            CommitInfo(sha.strip(), subject, message, author, when, names, found, tuple(parents.split()))
-        )
-    return commits
-
-
-def read_log(
-    repo_path: str | Path,
-    rev_range: str,
-    *,
-    paths: Sequence[str] = (),
-    since: datetime | None = None,
-    grep: str | None = None,
-    max_count: int | None = None,
-    env: Mapping[str, str] | None = None,
-) -> list[CommitInfo]:
-    """``git log`` newest first, of any repo (bare or not); ``since`` compares committer time."""
-    cmd = git.Git(str(repo_path))
-    if env:
-        cmd.update_environment(**env)
-    args = ["-c", "core.quotePath=false", "log", f"--format={_LOG_FORMAT}", "--name-only", "--no-renames"]
-    if since is not None:
-        args.append(f"--since={since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
-    if grep:
-        args += ["--fixed-strings", "--regexp-ignore-case", f"--grep={grep}"]
-    if max_count:
-        args.append(f"--max-count={max_count}")
-    args += ["--end-of-options", rev_range, "--"]
-    args += [p for p in paths if p not in ("", ".")]
-    commits = _parse_log(_run(cmd, args, where=str(repo_path), ref=rev_range))
-    # git applies --since as a walk cutoff; the exact committer-time filter is ours
-    return [c for c in commits if since is None or c.time >= since]
-
-
 def _slug(url: str) -> str:
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
     return f"{name or 'repo'}-{hashlib.sha256(mask(url).encode()).hexdigest()[:8]}"
 
 
 class WorkingClone:
-    """A persistent clone of ``branch`` of ``remote_url`` at ``workdir/<slug>``; ``sync()`` before use."""
+    """A persistent clone of ``branch`` of ``remote_url`` at ``workdir/<slug>``; ``sync()`` before use.
+
+    ``credentials`` (``gitauth.Token`` or ``gitauth.SshKey``) authenticate every network command; a
+    password inside ``remote_url`` is taken out of it and used as a token. ``on_event`` logs repairs
+    (``bot.record.log.event``; clients sit below ``record`` in the layers, so it is injected).
+    """
 
     def __init__(
         self,
@@ -157,53 +79,120 @@ class WorkingClone:
         remote: str = "origin",
         max_push_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        credentials: gitauth.Credentials | None = None,
+        on_event: Event | None = None,
+        heal_horizon: timedelta = HEAL_HORIZON,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.remote_url = remote_url
+        url, user, password = gitauth.split_userinfo(remote_url)
+        if password and credentials is None:
+            secret = password
+            credentials = gitauth.Token(lambda: secret, user or "x-access-token")
+        self.remote_url = url
         self.branch = branch
-        self.path = Path(workdir) / _slug(remote_url)
+        self.path = Path(workdir) / _slug(url)
         self.identity = identity
         self.signing = signing
         self.remote = remote
         self.max_push_attempts = max(1, max_push_attempts)
+        self.heal_horizon = heal_horizon
         self._sleep = sleep
-        self._env = {"GIT_TERMINAL_PROMPT": "0", **(env or {})}
+        self._clock = clock
+        self._event = on_event or _stdlib_event
+        self._auth = gitauth.Session(credentials)
+        self._env = {"GIT_TERMINAL_PROMPT": "0", **(env or {}), **self._auth.env}
         self._cmd = git.Git(str(self.path))
         self._cmd.update_environment(**self._env)
+        self._configured = False
+        self._heals: dict[str, CommitInfo] = {}  # Heal-Id -> commit, on remote_ref since _heals_from
+        self._heals_tip: str | None = None
+        self._heals_from: datetime | None = None
 
     @property
     def remote_ref(self) -> str:
         return f"refs/remotes/{self.remote}/{self.branch}"
 
+    def redact(self, text: str) -> str:
+        """``text`` without any credential of this clone (for messages built outside this module)."""
+        return self._auth.redact(text)
+
     def _error(self, message: str, cls: type[errors.GitError] = errors.GitError) -> errors.GitError:
-        return cls(message, url=mask(self.remote_url))
+        return cls(self.redact(message), url=self.redact(self.remote_url))
 
     def _git(self, *args: str, ref: str | None = None) -> str:
-        return _run(self._cmd, args, where=self.remote_url, ref=ref or self.branch)
+        return gitcmd.run(self._cmd, args, where=self.remote_url, ref=ref or self.branch, redact=self.redact)
+
+    def _net(self, *args: str, ref: str | None = None, cwd: Path | None = None) -> str:
+        """A git command that talks to the remote: credentials are served for its lifetime only."""
+        cmd = self._cmd if cwd is None else git.Git(str(cwd))
+        with self._auth.network() as env:
+            return gitcmd.run(
+                cmd,
+                args,
+                where=self.remote_url,
+                ref=ref or self.branch,
+                env={**self._env, **env},
+                redact=self.redact,
+            )
 
     # ------------------------------------------------------------------ lifecycle
 
     def sync(self) -> str:
-        """Clone the first time, afterwards fetch; then reset hard to the remote branch. Returns its sha."""
+        """Clone the first time, afterwards repair + fetch; then back to the remote branch; its sha."""
         if not (self.path / ".git").is_dir():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                git.Repo.clone_from(
-                    self.remote_url, str(self.path), branch=self.branch, env=self._env, no_tags=True
-                )
-            except git.CommandError as exc:
-                shutil.rmtree(self.path, ignore_errors=True)
-                raise _git_error(exc, self.remote_url, self.branch) from exc
+            self._clone()
         else:
-            self._git("remote", "set-url", self.remote, self.remote_url)
-            self.fetch()
+            self._repair()
+            try:
+                self.fetch()
+            except errors.GitError as exc:
+                self._fetch_again(exc)
         self._configure()
         self.reset()
         return self.head()
 
+    def _fetch_again(self, failed: errors.GitError) -> None:
+        """A fetch failed: repair what is local and retry, re-make a broken clone, or blame the remote."""
+        if gitrepair.index_corrupt(str(failed.payload)):
+            self._drop_index()
+            self.fetch()
+            return
+        try:
+            self._git("rev-parse", "--verify", "--quiet", "HEAD")
+        except errors.GitError:  # the clone itself is broken, not the remote
+            self.remake(f"fetch failed in a broken clone: {failed}")
+            return
+        raise failed
+
+    def _drop_index(self) -> None:
+        (self.path / ".git" / "index").unlink(missing_ok=True)  # the next reset --hard rebuilds it
+        self._repaired(["corrupt index"])
+
+    def _clone(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        args = ["clone", "--quiet", "--no-tags", "--branch", self.branch, "--origin", self.remote]
+        try:
+            self._net(*args, "--", self.remote_url, str(self.path), cwd=self.path.parent)
+        except errors.GitError:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
+        self._configured = False
+        self._heals_tip = None
+
+    def remake(self, why: str) -> None:
+        """Throw the clone away and clone again (the clone is disposable: the remote is the truth)."""
+        self._event("git.clone_remade", logging.WARNING, repo=self.remote_url, reason=self.redact(why))
+        self._clone()
+        self._configure()
+
     def fetch(self) -> None:
-        self._git("fetch", "--prune", "--no-tags", self.remote)
+        self._net("fetch", "--prune", "--no-tags", self.remote)
 
     def _configure(self) -> None:
+        if self._configured:
+            return
+        self._git("remote", "set-url", self.remote, self.remote_url)  # never a URL with userinfo
         settings = [("user.name", self.identity[0]), ("user.email", self.identity[1])]
         settings.append(("commit.gpgsign", "true" if self.signing else "false"))
         if self.signing is not None:
@@ -211,19 +200,46 @@ class WorkingClone:
             settings.append(("user.signingkey", self.signing.key))
         for key, value in settings:
             self._git("config", key, value)
+        self._configured = True
+
+    def _repaired(self, found: list[str]) -> None:
+        if found:
+            self._event(
+                "git.clone_repaired", logging.WARNING, repo=self.redact(self.remote_url), repaired=found
+            )
+
+    def _repair(self) -> None:
+        """Undo what a killed git leaves behind: lock files and half-done operations (file checks only)."""
+        self._repaired(gitrepair.clear(self.path / ".git"))
 
     def reset(self) -> None:
-        """Back to exactly the remote branch: no staged, untracked or in-progress state, no local branches."""
-        for marker, verb in (("rebase-merge", "rebase"), ("rebase-apply", "rebase"), ("sequencer", "revert")):
-            if (self.path / ".git" / marker).exists():
-                with contextlib.suppress(errors.GitError):
-                    self._git(verb, "--abort" if verb == "rebase" else "--quit")
-        self._git("reset", "--hard", "--quiet")
-        self._git("checkout", "--force", "--quiet", "-B", self.branch, self.remote_ref)
-        self._git("clean", "-ffdxq")
-        for name in self._git("for-each-ref", "--format=%(refname:short)", "refs/heads").split():
-            if name != self.branch:
-                self._git("branch", "-D", name)
+        """Back to exactly the remote branch: no staged, untracked or in-progress state, no local branches.
+
+        Cheap when already there (one status, one for-each-ref); a full reset + clean otherwise."""
+        self._repair()
+        try:
+            status = "status", "--porcelain=v2", "--branch", "--untracked-files=all", "--ignored"
+            branch, head, clean = gitrepair.parse_status(self._git(*status))
+        except errors.GitError as exc:
+            if not gitrepair.index_corrupt(str(exc.payload)):
+                raise
+            self._drop_index()
+            branch, head, clean = None, None, False
+        refs = self._git("for-each-ref", "--format=%(refname) %(objectname)", self.remote_ref, "refs/heads")
+        remote, local = gitrepair.parse_refs(refs, self.remote_ref)
+        if clean and branch == self.branch and head == remote and local == [self.branch]:
+            return
+        if branch is None and head is not None:
+            self._repaired(["detached HEAD"])
+        try:
+            self._git("reset", "--hard", "--quiet")
+            self._git("checkout", "--force", "--quiet", "-B", self.branch, self.remote_ref)
+            self._git("clean", "-ffdxq")
+            for name in local:
+                if name != self.branch:
+                    self._git("branch", "-D", name)
+        except errors.GitError as exc:
+            self.remake(f"reset failed: {exc}")
 
     @contextlib.contextmanager
     def _failsafe(self) -> Iterator[None]:
@@ -251,7 +267,7 @@ class WorkingClone:
         except git.GitCommandError as exc:
             if exc.status == 1:
                 return False
-            raise _git_error(exc, self.remote_url, ref or self.branch) from exc
+            raise gitcmd.git_error(exc, self.remote_url, ref or self.branch, self.redact) from exc
         return True
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
@@ -268,7 +284,7 @@ class WorkingClone:
                 ["git", "cat-file", "blob", meta[2]], stdout_as_string=False, strip_newline_in_stdout=False
             )
         except git.CommandError as exc:
-            raise _git_error(exc, self.remote_url, f"{rev}:{path}") from exc
+            raise gitcmd.git_error(exc, self.remote_url, f"{rev}:{path}", self.redact) from exc
         return out if isinstance(out, bytes) else str(out).encode()
 
     def list_files(self, rev: str, path: str = "") -> list[str]:
@@ -298,11 +314,31 @@ class WorkingClone:
         return self._git("diff", "--cached", "--no-color", "--no-ext-diff")
 
     def find_heal(self, heal_id: str, since: datetime | None = None) -> CommitInfo | None:
-        """The commit on the (last fetched) remote branch carrying ``Heal-Id: heal_id``: the dedupe check."""
-        for commit in read_log(self.path, self.remote_ref, since=since, grep=heal_id, env=self._env):
-            if heal_id in commit.trailer_values(HEAL_ID_KEY):
-                return commit
-        return None
+        """The commit on the (last fetched) remote branch carrying ``Heal-Id: heal_id``: the dedupe check.
+
+        Bounded (issue 10 P3): heal commits since ``heal_horizon`` (or ``since``) are indexed once, then
+        only the commits fetched since are read; a rewritten branch is indexed again."""
+        floor = self._clock() - self.heal_horizon
+        start = floor if since is None or since < floor else since
+        tip = self.resolve(self.remote_ref)
+        known = self._heals_tip
+        fresh = self._heals_from is None or start < self._heals_from
+        if fresh or known is None or (known != tip and not self.is_ancestor(known, tip)):
+            self._heals, self._heals_from = {}, start
+            self._index_heals(self.remote_ref, start)
+        elif known != tip:
+            self._index_heals(f"{known}..{tip}", self._heals_from)
+        self._heals_tip = tip
+        found = self._heals.get(heal_id)
+        return found if found is not None and found.time >= start else None
+
+    def _index_heals(self, rev_range: str, since: datetime | None) -> None:
+        grep = f"{HEAL_ID_KEY}:"
+        for commit in reversed(
+            read_log(self.path, rev_range, since=since, grep=grep, env=self._env, files=False)
+        ):
+            for heal in commit.trailer_values(HEAL_ID_KEY):
+                self._heals.setdefault(heal, commit)
 
     # ------------------------------------------------------------------ writes
 
@@ -347,6 +383,8 @@ class WorkingClone:
                 except errors.GitError as exc:
                     conflicted = self._conflicted()
                     subject = self.commit_info(sha).subject
+                    with contextlib.suppress(errors.GitError):
+                        self._git("revert", "--abort")  # our own conflict, not a crash to repair
                     self.reset()
                     why = f"conflicts with later changes in {', '.join(conflicted)}"
                     if not conflicted:
@@ -381,7 +419,7 @@ class WorkingClone:
         with self._failsafe():
             for attempt in range(1, self.max_push_attempts + 1):
                 try:
-                    self._git("push", "--quiet", self.remote, f"HEAD:refs/heads/{target}", ref=target)
+                    self._net("push", "--quiet", self.remote, f"HEAD:refs/heads/{target}", ref=target)
                     return PushResult("pushed", self.head(), attempt)
                 except errors.GitError as exc:
                     payload = str(exc.payload)
@@ -394,6 +432,8 @@ class WorkingClone:
                 try:
                     self._git("rebase", "--quiet", tracking, ref=target)
                 except errors.GitError as exc:
+                    with contextlib.suppress(errors.GitError):
+                        self._git("rebase", "--abort")  # our own half-done rebase is no crash to repair
                     msg = f"{target} moved and the heal no longer rebases cleanly onto it; re-plan"
                     raise self._error(msg, errors.PushRejected) from exc
                 if self.head() == self.resolve(tracking):
@@ -414,16 +454,16 @@ class WorkingClone:
     def push_branch(self, name: str) -> str:
         """Force-push HEAD to the bot's own PR branch ``githeal/...``; returns the pushed sha."""
         with self._failsafe():
-            self._git("push", "--quiet", "--force", self.remote, f"HEAD:refs/heads/{self._own_branch(name)}")
+            self._net("push", "--quiet", "--force", self.remote, f"HEAD:refs/heads/{self._own_branch(name)}")
             return self.head()
 
     def delete_remote_branch(self, name: str) -> bool:
         """Delete a ``githeal/...`` branch on the remote; False when it was not there."""
         ref = f"refs/heads/{self._own_branch(name)}"
-        if not self._git("ls-remote", self.remote, ref):
+        if not self._net("ls-remote", self.remote, ref):
             return False  # some servers only warn when deleting a missing ref
         try:
-            self._git("push", "--quiet", self.remote, "--delete", ref)
+            self._net("push", "--quiet", self.remote, "--delete", ref)
         except errors.GitError as exc:
             if "remote ref does not exist" in str(exc.payload):
                 return False
@@ -431,10 +471,13 @@ class WorkingClone:
         return True
 
 
-def bare_clone(url: str, dest: str | Path) -> Path:
+def bare_clone(url: str, dest: str | Path, credentials: gitauth.Credentials | None = None) -> Path:
     """A throwaway bare clone (for reading history of a repo given by URL)."""
-    try:
-        git.Repo.clone_from(url, str(dest), bare=True, env={"GIT_TERMINAL_PROMPT": "0"})
-    except git.CommandError as exc:
-        raise _git_error(exc, url, None) from exc
+    plain, user, password = gitauth.split_userinfo(url)
+    if password and credentials is None:
+        credentials = gitauth.Token(lambda: password, user or "x-access-token")
+    auth = gitauth.Session(credentials)
+    with auth.network() as env:
+        args = ["clone", "--quiet", "--bare", "--", plain, str(dest)]
+        gitcmd.run(git.Git(), args, where=plain, env={"GIT_TERMINAL_PROMPT": "0", **env}, redact=auth.redact)
     return Path(dest)

@@ -10,16 +10,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import github
 import httpx
 
 from bot import errors
-from bot.clients import argocd, gitrepo
+from bot.clients import argocd, gitauth, gitrepo
 from bot.clients import github as githubclient
 from bot.clients import prometheus as prom
-from bot.record import metrics
+from bot.record import log, metrics
 from bot.settings import tree
 
 
@@ -77,34 +76,39 @@ def argocd_client(s: tree.ArgoCDSettings) -> argocd.ArgoCDClient:
     return client
 
 
-def clone_url(r: tree.RepoSettings) -> str:
-    """HTTPS remotes carry the token as the password; git prints them masked in our errors."""
-    token = _secret(r.token)
-    parts = urlsplit(r.url)
-    if token and parts.scheme in ("http", "https"):
-        netloc = f"{quote(r.token_username, safe='')}:{quote(token, safe='')}@{parts.hostname}"
-        if parts.port:
-            netloc += f":{parts.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    return r.url
+def git_credentials(
+    r: tree.RepoSettings, token: Callable[[], str] | None = None
+) -> gitauth.Credentials | None:
+    """HTTPS token or SSH key of a repo. ``token`` overrides the configured one: the seam for a
+    GitHub App installation token, asked again on every fetch/push so a refreshed one is used."""
+    if r.ssh_key is not None and r.ssh_key.value:
+        known = str(r.known_hosts) if r.known_hosts else None
+        if r.host_key_checking == "accept-new":
+            return gitauth.SshKey(r.ssh_key.value, known_hosts=known, host_keys="accept-new")
+        return gitauth.SshKey(r.ssh_key.value, known_hosts=known)
+    if token is None and r.token is not None and r.token.value:
+        token = r.token.reveal
+    return gitauth.Token(token, r.token_username) if token is not None else None
 
 
-def working_clone(r: tree.RepoSettings, sleep: Callable[[float], None] = time.sleep) -> gitrepo.WorkingClone:
-    env: dict[str, str] = {}
-    key = _secret(r.ssh_key)
-    if key:
-        env["GIT_SSH_COMMAND"] = f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new"
+def working_clone(
+    r: tree.RepoSettings,
+    sleep: Callable[[float], None] = time.sleep,
+    *,
+    token: Callable[[], str] | None = None,
+) -> gitrepo.WorkingClone:
     signing = None
     if r.signing in ("ssh", "gpg") and r.signing_key:
         signing = gitrepo.Signing("ssh" if r.signing == "ssh" else "gpg", r.signing_key)
     return gitrepo.WorkingClone(
-        clone_url(r),
+        r.url,  # credentials never go into the URL (git_credentials)
         r.branch,
         r.workdir,
         identity=(r.author_name, r.author_email),
         signing=signing,
-        env=env,
         sleep=sleep,
+        credentials=git_credentials(r, token),
+        on_event=log.event,
     )
 
 

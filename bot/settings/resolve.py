@@ -155,6 +155,8 @@ def repo(name: str, c: systems.RepoConfig, s: Secrets, paths: Paths) -> tree.Rep
         token=s.get(creds.token) if creds else None,
         token_username=creds.username if creds else "x-access-token",
         ssh_key=s.get(creds.ssh_key) if creds else None,
+        known_hosts=paths.of(creds.known_hosts)[0] if creds and creds.known_hosts else None,
+        host_key_checking=creds.host_key_checking if creds else "strict",
         author_name=c.identity.name,
         author_email=c.identity.email,
         signing=c.signing.format,

@@ -158,6 +158,15 @@ class RepoCredentials(Base):
     token: SecretRef | None = Field(default=None, description="HTTPS token (used as password).")
     username: str = Field(default="x-access-token", description="HTTPS user name sent with the token.")
     ssh_key: SecretRef | None = Field(default=None, description="Private SSH key for ssh:// or git@ URLs.")
+    known_hosts: str | None = Field(
+        default=None,
+        description="known_hosts file trusted for SSH remotes (relative to the config); default: ssh's own.",
+    )
+    host_key_checking: Literal["strict", "accept-new"] = Field(
+        default="strict",
+        description="strict: unknown or changed host keys are refused; accept-new: trust a host seen "
+        "for the first time (recorded in known_hosts), still refuse a changed key.",
+    )
 
     @pydantic.model_validator(mode="after")
     def _one(self) -> RepoCredentials:

@@ -75,6 +75,8 @@ class RepoSettings:
     token: Secret | None = None
     token_username: str = "x-access-token"
     ssh_key: Secret | None = None
+    known_hosts: Path | None = None  # SSH: the known_hosts file trusted (None: ssh's defaults)
+    host_key_checking: str = "strict"  # "strict" | "accept-new"
     author_name: str = "githeal"
     author_email: str = "githeal@localhost"
     signing: str = "none"  # "none" | "ssh" | "gpg"

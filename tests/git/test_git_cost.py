@@ -1,0 +1,110 @@
+"""What a heal cycle costs in git commands (issue 10 P3), read from git's own trace (GIT_TRACE, git(1):
+"prints ... the command it is about to execute"): no full-tree reset/clean when nothing moved, and a
+Heal-Id lookup that reads only the commits fetched since the last one, never the whole history.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from githelp import CHECKOUT, Human, assert_clean, git
+
+from bot.clients import gitrepo
+
+
+def _traced(remote: Path, tmp_path: Path, **kw: object) -> tuple[gitrepo.WorkingClone, Path]:
+    trace = tmp_path / "trace.log"
+    wc = gitrepo.WorkingClone(
+        str(remote),
+        "main",
+        tmp_path / "work",
+        identity=("b", "b@example.com"),
+        env={"GIT_TRACE": str(trace)},
+        **kw,  # type: ignore[arg-type]
+    )
+    wc.sync()
+    trace.write_text("")
+    return wc, trace
+
+
+def _commands(trace: Path) -> list[str]:
+    out = [
+        line.split("trace: built-in: git ", 1)[1]
+        for line in trace.read_text().splitlines()
+        if "trace: built-in: git " in line
+    ]
+    trace.write_text("")
+    return out
+
+
+def _verbs(trace: Path) -> list[str]:
+    # the local "remote" serves a fetch through git-upload-pack; a real host runs it on its side
+    return [v for v in (c.split()[0] for c in _commands(trace)) if v not in ("upload-pack", "receive-pack")]
+
+
+def test_sync_with_nothing_moved_runs_no_reset_or_clean(remote: Path, tmp_path: Path) -> None:
+    wc, trace = _traced(remote, tmp_path)
+    wc.sync()
+    verbs = _verbs(trace)  # fetch also runs rev-list (its connectivity check) as a child
+    assert verbs[0] == "fetch" and "status" in verbs and not {"reset", "checkout", "clean"} & set(verbs)
+    wc.reset()
+    assert _verbs(trace) == ["status", "for-each-ref"]
+    (wc.path / "junk.txt").write_text("x")  # anything to clean means the full reset
+    wc.sync()
+    assert {"reset", "checkout", "clean"} <= set(_verbs(trace))
+    assert_clean(wc, remote)
+
+
+def test_sync_after_a_push_by_someone_else_resets(remote: Path, tmp_path: Path, human: Human) -> None:
+    wc, trace = _traced(remote, tmp_path)
+    human.edit(f"{CHECKOUT}/deployment.yaml", "replicas: 3", "replicas: 4", "scale")
+    wc.sync()
+    assert "checkout" in _verbs(trace)
+    assert_clean(wc, remote)
+    assert "replicas: 4" in (wc.path / CHECKOUT / "deployment.yaml").read_text()
+
+
+def test_after_our_own_push_the_reset_is_cheap(remote: Path, tmp_path: Path) -> None:
+    wc, trace = _traced(remote, tmp_path)
+    wc.write_files({"a.yaml": b"a: 1\n"})
+    wc.commit("heal\n\nHeal-Id: 00000000beef")
+    wc.push()
+    _commands(trace)
+    wc.reset()  # git push updated refs/remotes/origin/main: HEAD is already there
+    assert _verbs(trace) == ["status", "for-each-ref"]
+    assert_clean(wc, remote)
+
+
+def test_find_heal_reads_only_new_commits_and_stops_at_the_horizon(
+    remote: Path, tmp_path: Path, human: Human
+) -> None:
+    now = datetime.now(UTC)
+    wc, trace = _traced(remote, tmp_path, clock=lambda: now, heal_horizon=timedelta(days=7))
+    old = now - timedelta(days=30)
+    stamp = f"{int(old.timestamp())} +0000"
+    env = {**os.environ, "GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp}
+    message = "old heal\n\nHeal-Id: 0000000000o1"
+    subprocess.run(
+        ["git", "commit", "-q", "--allow-empty", "-m", message], cwd=human.path, env=env, check=True
+    )
+    human.commit({"x.yaml": "x: 1\n"}, "new heal\n\nHeal-Id: 0000000000n1")
+    wc.sync()
+    _commands(trace)
+    assert wc.find_heal("0000000000n1") is not None
+    assert wc.find_heal("0000000000o1") is None, "older than the horizon: not looked for"
+    first = [c for c in _commands(trace) if c.startswith("log")]
+    assert len(first) == 1 and "--since=" in first[0] and "--name-only" not in first[0]
+    human.commit({"y.yaml": "y: 1\n"}, "another heal\n\nHeal-Id: 0000000000n2")
+    wc.sync()
+    _commands(trace)
+    assert wc.find_heal("0000000000n2") is not None and wc.find_heal("0000000000n1") is not None
+    logs = [c for c in _commands(trace) if c.startswith("log")]
+    assert len(logs) == 1 and ".." in logs[0], logs  # only the fetched range, once
+    # a rewritten branch (force-push) is indexed from scratch, not trusted
+    git(human.path, "reset", "-q", "--hard", "HEAD~1")
+    git(human.path, "push", "-q", "--force", "origin", "HEAD:main")
+    wc.sync()
+    assert wc.find_heal("0000000000n2") is None and wc.find_heal("0000000000n1") is not None
