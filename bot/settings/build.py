@@ -17,7 +17,7 @@ from types import MappingProxyType
 import pydantic
 
 from bot import errors, model
-from bot.settings import locate, policy, resolve, rules, schema, slofiles, slos, tree
+from bot.settings import files, locate, policy, resolve, rules, schema, slofiles, slos, tree
 
 _GLOB = set("*?[")
 
@@ -32,6 +32,7 @@ class Build:
     shown_base: str  # the same directory as the user spelled it, for messages
     env: Mapping[str, str]
     check_secrets: bool
+    limits: files.Limits = field(default_factory=files.Limits)
     problems: list[errors.Problem] = field(default_factory=list)
     slos: dict[str, tuple[model.SLO, locate.Document, locate.Loc]] = field(default_factory=dict)
     policies: list[tuple[rules.PolicyConfig, locate.Document, locate.Loc]] = field(default_factory=list)
@@ -43,11 +44,12 @@ class Build:
     def extra(self, loc: locate.Loc, text: str) -> list[locate.Document]:
         """Documents of a file the config refers to; a missing file is a problem at the reference."""
         p, shown = self.paths.of(text)
-        if not p.is_file():
-            self.problems.append(self.doc.problem(loc, f"file not found: {shown}"))
+        why = self.paths.unusable(text)
+        if why is not None:
+            self.problems.append(self.doc.problem(loc, why))
             return []
         try:
-            return locate.read_all(p, shown)
+            return locate.read_all(p, shown, self.limits)
         except errors.ConfigError as exc:
             self.problems.extend(exc.problems)
             return []
@@ -66,6 +68,7 @@ def assemble(b: Build) -> tree.Settings:
     built_policies = tuple(_policy(b, p, doc, loc, apps) for p, doc, loc in b.policies)
     secrets = resolve.secrets(b.doc, cfg, b.paths, b.env, check=b.check_secrets)
     b.problems.extend(secrets.problems)
+    b.problems.extend(resolve.repo_paths(b.doc, cfg, b.paths))
     if b.problems:
         raise errors.ConfigError(b.problems)
     return tree.Settings(
@@ -189,18 +192,27 @@ def _discovery(d: rules.DiscoverConfig) -> tree.Discovery:
 
 def _selected(b: Build, p: rules.PolicyConfig, doc: locate.Document, loc: locate.Loc) -> list[str]:
     """Apps a policy names (by name or glob); unknown names and empty globs are problems."""
-    out: list[str] = []
-    static = [name for name, a in b.config.apps.items() if a.discover is None]
+    out: dict[str, None] = {}  # ordered and de-duplicated, in linear time for a large fleet
+    static = {name: a for name, a in b.config.apps.items() if a.discover is None}
     fleet = len(static) < len(b.config.apps)  # discovered apps are named after Applications: unknown yet
     for k, pattern in enumerate(p.apps):
-        hits = [a for a in static if fnmatch.fnmatchcase(a, pattern)]
+        if _GLOB & set(pattern):
+            hits = [a for a in static if fnmatch.fnmatchcase(a, pattern)]
+        else:
+            hits = [pattern] if pattern in static else []
         if not hits and not fleet:
             what = "matches no app" if _GLOB & set(pattern) else "unknown app"
             b.problems.append(
-                doc.problem((*loc, "apps", k), f"{what} {pattern!r} (apps: {', '.join(b.config.apps)})")
+                doc.problem((*loc, "apps", k), f"{what} {pattern!r} (apps: {_names(b.config.apps)})")
             )
-        out.extend(h for h in hits if h not in out)
-    return out
+        out.update(dict.fromkeys(hits))
+    return list(out)
+
+
+def _names(names: Mapping[str, object], limit: int = 20) -> str:
+    """The first names of a possibly huge list, for a message that stays one readable line."""
+    shown = ", ".join(list(names)[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _policy(

@@ -2,7 +2,8 @@
 
 Every config-shaped file (main config, policy files, Sloth and OpenSLO files) goes through
 ``read()`` so that syntax errors, unreadable files and schema errors all become ``errors.Problem``
-values naming file, line and key. This module must not interpret what the keys mean.
+values naming file, line and key. Valid files take the fast guarded reader (``parse``); ruamel
+round-trip only re-reads what that reader leaves to it. This module must not interpret the keys.
 """
 
 from __future__ import annotations
@@ -21,62 +22,63 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot import errors
+from bot.settings import files, parse, secrecy
 
 Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
 class Document:
-    """One YAML document: its plain-Python data plus the round-trip tree that knows the lines."""
+    """One YAML document: its plain-Python data plus the line index that knows where each key is."""
 
     file: str
     data: Any
-    tree: Any
+    tree: parse.Node
     first_line: int = 1
     prefix: Loc = ()  # where ``tree`` sits in its file, for key paths of a sub-document
 
     def line(self, loc: Loc) -> int:
         """Line of the deepest key on ``loc`` that exists (a missing key points at its parent)."""
-        node, line = self.tree, self.first_line
+        node: parse.Node | None = self.tree
+        line = self.first_line
         for part in loc:
-            if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
-                line = node.lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line = node.lc.item(part)[0] + 1
-                node = node[part]
-            else:
+            children = node.children if node is not None else None
+            if children is None or part not in children or isinstance(part, bool):
                 break
+            line, node = children[part]
         return line
 
     def problem(self, loc: Loc, message: str) -> errors.Problem:
-        return errors.Problem(self.file, self.line(loc), keypath((*self.prefix, *loc)), message)
+        full = (*self.prefix, *loc)
+        return errors.Problem(self.file, self.line(loc), keypath(full), secrecy.redact(message, full))
 
     def sub(self, loc: Loc) -> Document:
         """The part of this document under ``loc`` (same file, lines still absolute)."""
-        node, data = self.tree, self.data
+        node: parse.Node | None = self.tree
+        data = self.data
         for part in loc:
-            node, data = node[part], data[part]
-        return Document(self.file, data, node, self.line(loc), (*self.prefix, *loc))
+            data = data[part]
+            node = node.children[part][1] if node is not None and node.children else None
+        line = self.line(loc)
+        return Document(self.file, data, node or parse.Node(line), line, (*self.prefix, *loc))
 
 
-def keypath(loc: Loc) -> str:
-    """``("apps", "checkout", "slos", 0)`` -> ``apps.checkout.slos[0]``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+keypath = parse.keypath
 
 
-def plain(node: Any) -> Any:
-    """Round-trip nodes to builtin types, so strict validation sees str/int/float/bool/list/dict."""
+def plain(node: Any, budget: list[int] | None = None) -> Any:
+    """Round-trip nodes to builtin types, so strict validation sees str/int/float/bool/list/dict.
+
+    ``budget`` (a one-item countdown) bounds the nodes produced, against aliases expanding forever.
+    """
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooBig
     if isinstance(node, Mapping):
-        return {str(k): plain(v) for k, v in node.items()}
+        return {str(k): plain(v, budget) for k, v in node.items()}
     if isinstance(node, list | tuple):
-        return [plain(v) for v in node]
+        return [plain(v, budget) for v in node]
     if isinstance(node, bool) or node is None:
         return node if node is None else bool(node)
     if isinstance(node, int):
@@ -91,26 +93,30 @@ def plain(node: Any) -> Any:
     return node
 
 
+class _TooBig(Exception):
+    pass
+
+
+def _index(node: Any) -> parse.Node:
+    """The line index of a ruamel round-trip tree (the slow path only)."""
+    out = parse.Node(node.lc.line + 1)
+    if isinstance(node, CommentedMap):
+        out.children = {}
+        for key, value in node.items():
+            sub = _index(value) if isinstance(value, CommentedMap | CommentedSeq) else None
+            out.children[str(key)] = (node.lc.key(key)[0] + 1, sub)
+    elif isinstance(node, CommentedSeq):
+        out.children = {}
+        for i, value in enumerate(node):
+            sub = _index(value) if isinstance(value, CommentedMap | CommentedSeq) else None
+            out.children[i] = (node.lc.item(i)[0] + 1, sub)
+    return out
+
+
 def _loader() -> YAML:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     return yaml
-
-
-def _text(path: Path, shown: str) -> str:
-    try:
-        if path.is_dir():
-            raise errors.ConfigError([errors.Problem(shown, None, "", "is a directory, not a YAML file")])
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise errors.ConfigError([errors.Problem(shown, None, "", "file not found")]) from None
-    except OSError as exc:
-        raise errors.ConfigError([errors.Problem(shown, None, "", f"cannot read: {exc.strerror}")]) from exc
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise errors.ConfigError([errors.Problem(shown, line, "", "not a UTF-8 text file")]) from exc
 
 
 def _yaml_problem(exc: YAMLError, shown: str) -> errors.Problem:
@@ -118,33 +124,55 @@ def _yaml_problem(exc: YAMLError, shown: str) -> errors.Problem:
         what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
         # A duplicate key's message quotes both values; they may be long (or secret): keep the key.
         what = what.split(" with value ")[0]
-        return errors.Problem(shown, exc.problem_mark.line + 1, "", f"invalid YAML: {what}")
+        return errors.Problem(shown, exc.problem_mark.line + 1, "", secrecy.redact(f"invalid YAML: {what}"))
     first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-    return errors.Problem(shown, None, "", f"invalid YAML: {first}")
+    return errors.Problem(shown, None, "", secrecy.redact(f"invalid YAML: {first}"))
 
 
-def read_all(path: Path, shown: str | None = None) -> list[Document]:
-    """Every document of a (possibly multi-document) YAML file; ConfigError when unreadable."""
-    shown = shown if shown is not None else str(path)
-    text = _text(path, shown)
+def _slow(text: str, shown: str, limits: files.Limits) -> list[tuple[Any, parse.Node]]:
+    """ruamel round-trip, for what the fast reader leaves to it (exact values, worded syntax errors)."""
+    budget = [max(limits.max_nodes, len(text))]
     try:
         trees = [t for t in _loader().load_all(text) if t is not None]
+        out = []
+        for tree in trees:
+            index = _index(tree) if isinstance(tree, CommentedMap | CommentedSeq) else parse.Node(1)
+            out.append((plain(tree, budget), index))
     except YAMLError as exc:
-        raise errors.ConfigError([_yaml_problem(exc, shown)]) from exc
-    if not trees:
+        raise errors.ConfigError([_yaml_problem(exc, shown)]) from None
+    except (RecursionError, _TooBig):
+        message = "nested too deeply or aliases expand too far to be a config"
+        raise errors.ConfigError([errors.Problem(shown, 1, "", message)]) from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise errors.ConfigError([errors.Problem(shown, 1, "", f"invalid value: {first}")]) from None
+    return out
+
+
+def read_all(path: Path, shown: str | None = None, limits: files.Limits | None = None) -> list[Document]:
+    """Every document of a (possibly multi-document) YAML file; ConfigError when unreadable."""
+    shown = shown if shown is not None else str(path)
+    limits = limits or files.Limits()
+    text = files.read_text(path, shown, limits)
+    try:
+        found = [(data, index) for data, index in parse.documents(text, shown, limits) if data is not None]
+    except parse.Fallback:
+        found = _slow(text, shown, limits)
+    if not found:
         raise errors.ConfigError([errors.Problem(shown, 1, "", "file is empty")])
     docs = []
-    for tree in trees:
-        if not isinstance(tree, CommentedMap):
-            line = tree.lc.line + 1 if isinstance(tree, CommentedSeq) else 1
-            raise errors.ConfigError([errors.Problem(shown, line, "", "top level must be a mapping of keys")])
-        docs.append(Document(shown, plain(tree), tree, tree.lc.line + 1))
+    for data, index in found:
+        if not isinstance(data, dict):
+            raise errors.ConfigError(
+                [errors.Problem(shown, index.line, "", "top level must be a mapping of keys")]
+            )
+        docs.append(Document(shown, data, index, index.line))
     return docs
 
 
-def read(path: Path, shown: str | None = None) -> Document:
+def read(path: Path, shown: str | None = None, limits: files.Limits | None = None) -> Document:
     """The single document of a config file; ConfigError when unreadable or not one mapping."""
-    docs = read_all(path, shown)
+    docs = read_all(path, shown, limits)
     if len(docs) > 1:
         raise errors.ConfigError([docs[1].problem((), "expected one YAML document, found several")])
     return docs[0]

@@ -7,6 +7,7 @@ from the config file's directory. This module must not contact the systems it co
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pydantic
 
 from bot import errors
-from bot.settings import locate, schema, systems, tree
+from bot.settings import files, locate, schema, systems, tree
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,25 @@ class Paths:
             return p, text
         return self.base / p, str(Path(self.shown_base) / p)
 
+    def escapes(self, text: str) -> str | None:
+        """Why a relative path may not be used: it leads out of the config directory."""
+        if files.escapes(self.base, text):
+            return f"path {text!r} leads outside the config directory (write an absolute path to mean it)"
+        return None
+
+    def unusable(self, text: str, what: str = "") -> str | None:
+        """Why ``text`` cannot be read (escape, missing, a directory, a loop), or None."""
+        escape = self.escapes(text)
+        if escape is not None:
+            return escape
+        path, shown = self.of(text)
+        why = files.what_is(path)
+        if why is None:
+            return None
+        if why == "file not found":
+            return f"{what} file not found: {shown}".lstrip()
+        return f"{what} {shown} {why}".lstrip()
+
 
 @dataclass
 class Secrets:
@@ -46,12 +66,29 @@ class Secrets:
         return None if ref is None else self.values[id(ref)]
 
 
+_HOLDS: dict[Any, bool] = {}
+
+
+def _may_hold_secret(tp: Any) -> bool:
+    """Can a value of annotation ``tp`` contain a SecretRef? (apps, SLOs, policies cannot: skip them)."""
+    if tp not in _HOLDS:
+        if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
+            found = issubclass(tp, systems.SecretRef) or any(
+                _may_hold_secret(f.annotation) for f in tp.model_fields.values()
+            )
+        else:
+            found = any(_may_hold_secret(arg) for arg in typing.get_args(tp))
+        _HOLDS[tp] = found
+    return _HOLDS[tp]
+
+
 def _refs(node: Any, loc: locate.Loc) -> Iterator[tuple[locate.Loc, systems.SecretRef]]:
     if isinstance(node, systems.SecretRef):
         yield loc, node
     elif isinstance(node, pydantic.BaseModel):
-        for name in type(node).model_fields:
-            yield from _refs(getattr(node, name), (*loc, name))
+        for name, info in type(node).model_fields.items():
+            if _may_hold_secret(info.annotation):
+                yield from _refs(getattr(node, name), (*loc, name))
     elif isinstance(node, dict):
         for key, value in node.items():
             yield from _refs(value, (*loc, key))
@@ -72,10 +109,16 @@ def _resolve(
     assert ref.file is not None  # schema: exactly one of env, file
     path, shown = paths.of(ref.file)
     label = f"file:{path}"
+    escape = paths.escapes(ref.file)
+    if escape is not None:
+        return label, None, escape
     if not check:
         return label, None, ""
-    if not path.is_file():
+    why = files.what_is(path)
+    if why == "file not found":
         return label, None, f"secret file {shown} does not exist"
+    if why is not None:
+        return label, None, f"secret file {shown} {why}"
     try:
         value = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
@@ -90,13 +133,31 @@ def secrets(
     out = Secrets()
     for loc, ref in _refs(config, ()):
         label, value, missing = _resolve(ref, paths, env, check)
-        if not check:
+        if ref.file is not None and paths.escapes(ref.file) is not None:
+            out.problems.append(doc.problem((*loc, "file"), missing))
+            value = None
+        elif not check:
             value = None
         elif value is None and ref.optional:
             out.unset.append(label)
         elif value is None:
             out.problems.append(doc.problem(loc, missing))
         out.values[id(ref)] = tree.Secret(label, value)
+    return out
+
+
+def _local(url: str) -> bool:
+    return "://" not in url and not url.startswith("git@")
+
+
+def repo_paths(doc: locate.Document, config: schema.Config, paths: Paths) -> list[errors.Problem]:
+    """Local repo URLs and work directories written as relative paths must stay in the config directory."""
+    out = []
+    for name, r in config.repos.items():
+        for key, text in (("url", r.url if _local(r.url) else None), ("workdir", r.workdir)):
+            why = paths.escapes(text) if text else None
+            if why is not None:
+                out.append(doc.problem(("repos", name, key), why))
     return out
 
 
@@ -142,7 +203,7 @@ def argocd(c: systems.ArgoCDConfig, s: Secrets) -> tree.ArgoCDSettings:
 
 def repo(name: str, c: systems.RepoConfig, s: Secrets, paths: Paths) -> tree.RepoSettings:
     url = c.url
-    if "://" not in url and not url.startswith("git@"):
+    if _local(url):
         url = str(paths.of(url)[0])  # a local path, relative to the config
     workdir = paths.of(c.workdir)[0] if c.workdir else paths.base / ".work" / name
     creds = c.credentials

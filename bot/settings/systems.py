@@ -7,21 +7,28 @@ inline values. These models only check shapes: they must not read files or the e
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from bot import model
+from bot import errors, model
 
 DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h|d|w))+\s*$"
+
+
+MAX_DURATION = 10 * 366 * 86400.0  # ten years: anything longer is a typo or an attack, not a setting
 
 
 def _duration(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected a duration such as 30s, 5m, 1h or 28d, got {type(value).__name__}")
-    return model.parse_duration(value)
+    seconds = model.parse_duration(value)
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        raise ValueError(f"duration {errors.truncate(value, 40)} is not finite or longer than 10 years")
+    return seconds
 
 
 def _positive(value: float) -> float:
@@ -51,7 +58,9 @@ Url = Annotated[str, pydantic.AfterValidator(_url)]
 class Base(pydantic.BaseModel):
     """Strict, closed, immutable: unknown keys and loose types are config errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 def exactly_one(obj: pydantic.BaseModel, names: tuple[str, ...], *, allow_none: bool = False) -> None:

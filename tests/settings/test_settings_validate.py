@@ -328,7 +328,8 @@ def test_no_secrets_flag_skips_presence_but_not_shape(
     (workdir / "cfg.yaml").write_text(base_config.replace("{env: T_ARGO}", "{env: 'not a name'}"))
     bad = invoke(["validate", "--no-secrets", "cfg.yaml"], env={})
     assert bad.exit_code == 2
-    assert "argocd.token: not an environment variable name: 'not a name'" in bad.stderr
+    # Under a secret key the offending value is never quoted back (it may be the token itself).
+    assert "argocd.token: not an environment variable name: <redacted>" in bad.stderr
 
 
 @pytest.mark.parametrize(
@@ -339,7 +340,7 @@ def test_no_secrets_flag_skips_presence_but_not_shape(
         (b"", "cfg.yaml:1: file is empty"),
         (b"# only a comment\n", "cfg.yaml:1: file is empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "cfg.yaml:1: not a UTF-8 text file"),
-        (b"ok: 1\n\x00\x01\x02", "cfg.yaml: invalid YAML: unacceptable character #x0000"),
+        (b"ok: 1\n\x00\x01\x02", "cfg.yaml:2: binary content (NUL byte), not YAML text"),
         (b"- a\n- b\n", "cfg.yaml:1: top level must be a mapping of keys"),
         (b"just text\n", "cfg.yaml:1: top level must be a mapping of keys"),
         (b"a: 1\n---\nb: 2\n", "cfg.yaml:3: expected one YAML document, found several"),
