@@ -1,18 +1,33 @@
-# githeal: `make demo` runs the sandbox heal end to end; `make test` runs the whole suite.
+# githeal: `make demo` runs the sandbox heal end to end; `make test` runs the whole suite;
+# `make check` runs ruff, mypy --strict and the import-linter contracts. CI (.ci/run) runs check and test.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Hashed lock files (pip-tools): githeal.lock is what the image installs, dev.lock adds the test and
+# sandbox extras. `make lock` regenerates both after a dependency change in pyproject.toml.
+LOCK := requirements/githeal.lock
+DEVLOCK := requirements/dev.lock
+PIP_COMPILE := pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: test demo check deps prometheus fmt clean bench
+.PHONY: test demo check deps prometheus fmt clean bench lock wheel
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEVLOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --require-hashes -r $(DEVLOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; echo "githeal: $(DEVLOCK) is stale: run make lock" >&2; exit 1; }
 	touch $(STAMP)
 
 deps: $(STAMP)
+
+lock:
+	test -x $(VENV)/piptools/bin/pip-compile || { $(PY) -m venv $(VENV)/piptools && $(VENV)/piptools/bin/pip install -q pip-tools; }
+	$(VENV)/piptools/bin/$(PIP_COMPILE) --output-file $(LOCK) pyproject.toml
+	$(VENV)/piptools/bin/$(PIP_COMPILE) --extra test --extra sandbox --output-file $(DEVLOCK) pyproject.toml
+
+wheel: deps
+	$(BIN)/python -m pip wheel -q --no-deps --wheel-dir dist .
 
 # The real Prometheus (and Alertmanager) come from Debian's packages; so does the tests' sshd.
 prometheus:

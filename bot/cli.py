@@ -7,6 +7,7 @@ This module only wires commands to the stages; it must not hold logic of its own
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import socket
@@ -20,9 +21,46 @@ from bot import errors, settings
 from bot.record import log
 from bot.service import audit, cycle, daemon, report, shards, wiring
 
+# Commands that live in the sandbox extra, loaded by module name on first use so the product path
+# (and its import-linter contract) never imports bot.sandbox. Descriptions shown by --help without loading.
+SANDBOX_MODULE = "bot.sandbox.cli"
+SANDBOX_COMMANDS = {
+    "demo": "The sandbox story: a bad deploy, a load spike and live drift, healed end to end.",
+    "drill": "Chaos drill: play a scenario (e.g. bad-deploy) and measure detection and MTTR.",
+}
+_LISTING = "githeal.listing"
+SANDBOX_HINT = "githeal {name} needs the sandbox extra: pip install 'githeal[sandbox]' ({missing} is missing)"
+
 
 class _Group(click.Group):
-    """Turns every BotError into its message on stderr and its own exit code."""
+    """Turns every BotError into its message on stderr and its exit code; loads sandbox commands lazily."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *SANDBOX_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SANDBOX_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        stub = click.Command(cmd_name, short_help=SANDBOX_COMMANDS[cmd_name])
+        if ctx.meta.get(_LISTING):
+            return stub
+        try:
+            module = importlib.import_module(SANDBOX_MODULE)
+        except ImportError as exc:
+            if ctx.resilient_parsing:
+                return stub  # shell completion must not print
+            click.echo(SANDBOX_HINT.format(name=cmd_name, missing=exc.name or exc), err=True)
+            ctx.exit(2)
+        command = getattr(module, cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ctx.meta[_LISTING] = True  # --help lists the sandbox commands without importing them
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            ctx.meta[_LISTING] = False
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -34,9 +72,12 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.version_option(package_name="githeal", prog_name="githeal")
+@click.version_option(package_name="githeal", prog_name="githeal", message="%(prog)s %(version)s")
 def main() -> None:
-    """githeal: heal GitOps apps by committing to Git, under policy and guardrails."""
+    """githeal: heal GitOps apps by committing to Git, under policy and guardrails.
+
+    Shell completion: eval "$(_GITHEAL_COMPLETE=bash_source githeal)" (zsh_source, fish_source).
+    """
 
 
 @main.command()
@@ -169,39 +210,3 @@ def history_cmd(
     click.echo(
         report.dumps(report.history_json(records)) if output == "json" else report.history_table(records)
     )
-
-
-@main.command()
-@click.option("--keep", is_flag=True, help="Keep the sandbox's temp directory (repo, logs) for inspection.")
-def demo(keep: bool) -> None:
-    """The sandbox story: a bad deploy, a load spike and live drift, healed through Git end to end."""
-    from bot.sandbox import demo as story  # the sandbox is only loaded for this command
-
-    code = story.main(keep=keep)
-    if code:
-        raise SystemExit(code)
-
-
-@main.command()
-@click.argument("scenario")
-@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 50))
-@click.option("--baseline", is_flag=True, help="The bot off: what GitOps alone does with the same failure.")
-@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option(
-    "--time-scale",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(0.05, 10.0),
-    help="Shrink the scenario's delays, hold times and limits (e.g. 0.3 for a quick run).",
-)
-@click.option("--limit", type=click.FloatRange(1.0), help="Override the run's total time limit (seconds).")
-def drill(
-    scenario: str, repeat: int, baseline: bool, output: str, time_scale: float, limit: float | None
-) -> None:
-    """Chaos drill: play SCENARIO (a name such as bad-deploy, or a file) and measure detection and MTTR."""
-    from bot.sandbox import drill as drills
-
-    tuning = drills.Tuning(time_scale=time_scale, limit=limit)
-    code = drills.main(scenario, repeat=repeat, baseline=baseline, output_format=output, tuning=tuning)
-    if code:
-        raise SystemExit(code)

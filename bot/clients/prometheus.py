@@ -4,10 +4,9 @@ Every failure (HTTP != 200, ``status: error``, timeouts, refused connections, un
 becomes ``errors.PrometheusError`` carrying URL, status, errorType and a truncated payload. Answers
 keep ``warnings``/``infos`` so callers can refuse partial data. It must not interpret values.
 
-Decisions never go through prometheus-api-client: it is built on a ``requests.Session`` with its
-own retry adapter, so it cannot share the injected httpx transport (wiring's auth/TLS, the tests'
-fault proxy), and ``custom_query`` drops ``warnings`` and ``errorType``. It serves ``RangeReader``,
-the display-only range queries behind the SLI sparkline.
+One client, one set of credentials: ``RangeReader`` (the display-only range queries behind the
+SLI sparkline) wraps the same ``PrometheusClient``, so bearer token, basic auth, TLS and headers
+configured once apply to both instant and range queries.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
@@ -222,48 +220,25 @@ def _notes(body: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 class RangeReader:
-    """Range queries for display (the SLI sparkline in heal PRs) via prometheus-api-client.
+    """Range queries for display (the SLI sparkline in heal PRs) over the instant client's connection.
 
-    Display data may be partial without harm, so the library's plain ``custom_query_range`` fits
-    here; decisions never read through this class. Failures become ``errors.PrometheusError``.
+    It reuses a ``PrometheusClient`` (same base URL, auth, TLS and headers: one set of credentials)
+    and reshapes its matrix answer for the sparkline. Decisions never read through this class.
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        verify: bool = True,
-        timeout: float = 10.0,
-    ) -> None:
-        from prometheus_api_client import PrometheusConnect
-
-        self._url = url
-        self._timeout = timeout
-        self._conn = PrometheusConnect(url=url, headers=dict(headers or {}), disable_ssl=not verify)
+    def __init__(self, client: PrometheusClient) -> None:
+        self.client = client
 
     def close(self) -> None:
-        self._conn.close()
+        self.client.close()
 
     def series(
         self, expr: str, start: float, end: float, step: float
     ) -> dict[str, list[tuple[float, float]]]:
         """label-set (as text) -> [(t, value)], NaN kept as NaN."""
-        from prometheus_api_client.exceptions import PrometheusApiClientException
-
-        try:
-            raw = self._conn.custom_query_range(
-                expr,
-                start_time=datetime.fromtimestamp(start, UTC),
-                end_time=datetime.fromtimestamp(end, UTC),
-                step=f"{max(step, 1.0):g}s",
-                timeout=int(self._timeout),
-            )
-        except (PrometheusApiClientException, OSError, ValueError) as exc:
-            raise errors.PrometheusError(f"range query failed: {exc}", url=self._url) from exc
+        result = self.client.query_range(expr, start, end, max(step, 1.0))
         out: dict[str, list[tuple[float, float]]] = {}
-        for item in raw or []:
-            labels = item.get("metric", {})
-            key = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-            out[key] = [(float(t), float(v)) for t, v in item.get("values", [])]
+        for s in result.series:
+            key = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            out[key] = list(s.points)
         return out

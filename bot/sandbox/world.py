@@ -43,13 +43,11 @@ GIT_ENV = {
 }
 
 
-def fixtures_dir() -> Path:
-    """``fixtures/`` of the source tree the package runs from (make demo, tests)."""
-    here = Path(__file__).resolve().parents[2] / "fixtures"
-    if not (here / "demo-repo").is_dir():
-        raise errors.SandboxError(
-            f"demo manifests not found at {here}/demo-repo: run githeal from its checkout"
-        )
+def demo_repo() -> Path:
+    """The demo's manifest repository, shipped inside the package (``bot/sandbox/demo-repo``)."""
+    here = Path(__file__).resolve().parent / "demo-repo"
+    if not (here / "apps").is_dir():
+        raise errors.SandboxError(f"demo manifests not found at {here}: the githeal package is incomplete")
     return here
 
 
@@ -180,7 +178,7 @@ class World:
 
     def _seed(self) -> None:
         seed = self.dir / "seed"
-        shutil.copytree(fixtures_dir() / "demo-repo", seed)
+        shutil.copytree(demo_repo(), seed)
         git(seed, "init", "-q", "-b", "main")
         git(seed, "add", "-A")
         git(seed, "commit", "-qm", "shop: initial manifests")

@@ -138,16 +138,12 @@ def github_client(s: tree.GitHubSettings) -> githubclient.GitHubClient:
 def build(settings: tree.Settings, *, registry: metrics.Metrics | None = None) -> Runtime:
     clones = {name: working_clone(r) for name, r in settings.repos.items()}
     gh = github_client(settings.github) if settings.github is not None else None
+    instant = prometheus_client(settings.prometheus)
     return Runtime(
         settings=settings,
         argocd=argocd_client(settings.argocd),
-        prometheus=prometheus_client(settings.prometheus),
-        ranges=prom.RangeReader(
-            settings.prometheus.url,
-            headers=dict(settings.prometheus.headers),
-            verify=settings.prometheus.verify_tls,
-            timeout=settings.prometheus.timeout,
-        ),
+        prometheus=instant,
+        ranges=prom.RangeReader(instant),  # the sparkline reads with the same auth, TLS and headers
         clones=clones,
         github=gh,
         metrics=registry or metrics.Metrics(),

@@ -10,7 +10,7 @@ import pytest
 from bot import errors
 from bot.act import changes, edit
 
-DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-repo" / "apps"
+DEMO = Path(__file__).resolve().parents[2] / "bot" / "sandbox" / "demo-repo" / "apps"
 
 
 def files(app: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from bot.sandbox import drill
 from bot.sandbox import scenario as scn
 from bot.sandbox import world as sandbox
 
-DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-repo"
+DEMO = Path(__file__).resolve().parents[2] / "bot" / "sandbox" / "demo-repo"
 FAST = drill.Tuning(time_scale=0.34)
 needs_prometheus = pytest.mark.skipif(
     not (shutil.which("prometheus") and shutil.which("promtool")), reason="prometheus not installed"

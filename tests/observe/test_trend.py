@@ -1,4 +1,4 @@
-"""The display-only SLI trend (PR sparklines) read through prometheus-api-client from a real server."""
+"""The display-only SLI trend (PR sparklines) from a real server, over the instant client."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from bot.sandbox import prometheus as promserver
 
 
 def test_fast_burn_trend_rises_and_clean_stays_flat(prom_server: promserver.PrometheusServer) -> None:
-    reader = promclient.RangeReader(prom_server.url)
-    burn = trend.error_ratio(reader, AVAILABILITY, "fast-burn", END)
-    clean = trend.error_ratio(reader, AVAILABILITY, "clean", END)
+    reader = promclient.RangeReader(promclient.PrometheusClient.connect(prom_server.url))
+    try:
+        burn = trend.error_ratio(reader, AVAILABILITY, "fast-burn", END)
+        clean = trend.error_ratio(reader, AVAILABILITY, "clean", END)
+    finally:
+        reader.close()
     assert len(burn) == trend.POINTS + 1
     assert burn[0] is not None and burn[-1] is not None
     assert burn[0] < 0.001 and burn[-1] > 0.04  # 0.05% before the incident, 5% during it
@@ -24,5 +27,6 @@ def test_fast_burn_trend_rises_and_clean_stays_flat(prom_server: promserver.Prom
 
 
 def test_missing_app_and_unreachable_server_give_no_trend() -> None:
-    reader = promclient.RangeReader("http://127.0.0.1:9")  # nothing listens on the discard port
-    assert trend.error_ratio(reader, AVAILABILITY, "fast-burn", END) == ()
+    # nothing listens on the discard port
+    with promclient.PrometheusClient.connect("http://127.0.0.1:9") as client:
+        assert trend.error_ratio(promclient.RangeReader(client), AVAILABILITY, "fast-burn", END) == ()

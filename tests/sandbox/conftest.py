@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from bot.sandbox import behaviour, live, scenario
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "fixtures" / "demo-repo"
+DEMO = REPO / "bot" / "sandbox" / "demo-repo"
 Locate = Callable[[Path, scenario.Target], Any]
 
 

@@ -1,0 +1,46 @@
+"""The sandbox's commands (``githeal demo``, ``githeal drill``), loaded only when one of them runs.
+
+``bot.cli`` names them in ``SANDBOX_COMMANDS`` and imports this module by name on first use (click's
+lazy-loading pattern), so the product path never imports ``bot.sandbox`` and the service image can
+ship without the ``githeal[sandbox]`` extra. This module only parses options: the stories live in
+``demo`` and ``drill``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from bot.sandbox import demo as story
+from bot.sandbox import drill as drills
+
+
+@click.command()
+@click.option("--keep", is_flag=True, help="Keep the sandbox's temp directory (repo, logs) for inspection.")
+def demo(keep: bool) -> None:
+    """The sandbox story: a bad deploy, a load spike and live drift, healed through Git end to end."""
+    code = story.main(keep=keep)
+    if code:
+        raise SystemExit(code)
+
+
+@click.command()
+@click.argument("scenario")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 50))
+@click.option("--baseline", is_flag=True, help="The bot off: what GitOps alone does with the same failure.")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 10.0),
+    help="Shrink the scenario's delays, hold times and limits (e.g. 0.3 for a quick run).",
+)
+@click.option("--limit", type=click.FloatRange(1.0), help="Override the run's total time limit (seconds).")
+def drill(
+    scenario: str, repeat: int, baseline: bool, output: str, time_scale: float, limit: float | None
+) -> None:
+    """Chaos drill: play SCENARIO (a name such as bad-deploy, or a file) and measure detection and MTTR."""
+    tuning = drills.Tuning(time_scale=time_scale, limit=limit)
+    code = drills.main(scenario, repeat=repeat, baseline=baseline, output_format=output, tuning=tuning)
+    if code:
+        raise SystemExit(code)
