@@ -33,6 +33,7 @@ def _admin(emulator: server.GitHubEmulator, path: str, body: Any) -> requests.Re
 def test_open_or_update_pr_dedupes_and_edits_in_place(
     workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
 ) -> None:
+    emulator.add_collaborator(REPO, "alice")
     head = workspace.push_branch("githeal/web-rollback", FIX)
     first = client.open_or_update_pr(
         REPO,
@@ -89,6 +90,7 @@ def test_automerge_enabled_then_merged_by_status(
     workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
 ) -> None:
     emulator.set_required_contexts(REPO, "main", ["ci"])
+    emulator.configure(REPO, allow_auto_merge=True)
     workspace.push_branch("githeal/auto", FIX)
     pr = client.open_or_update_pr(REPO, "githeal/auto", "main", "t", "b")
     assert client.enable_automerge(pr, "squash") == "enabled"
@@ -134,16 +136,42 @@ def test_merge_conflicts_are_typed(
 def test_rate_limits_become_temporary_errors_with_delay(
     emulator: server.GitHubEmulator, gh: github.Github
 ) -> None:
-    client = ghclient.GitHubClient(gh, clock=time.time)
+    """github-api.md section 2: a secondary limit is a 403 with ``Retry-After``; a primary one has
+    ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset``. GitHub asks clients not to retry before
+    then (requests made while limited can get the integration banned), so the client backs off
+    locally: no request leaves during the wait."""
+    now = [time.time()]
+    client = ghclient.GitHubClient(gh, clock=lambda: now[0])
     _admin(emulator, "/rate-limit", {"secondary": 1, "retry_after": 7})
     with pytest.raises(errors.GitHubRateLimited) as secondary:
         client.find_pr(REPO, "any")
     assert secondary.value.delay == 7.0 and secondary.value.temporary
     assert "secondary rate limit" in str(secondary.value)
+    sent = len(emulator.calls)
+    now[0] += 3
+    with pytest.raises(errors.GitHubRateLimited) as waiting:
+        client.find_pr(REPO, "any")
+    assert 3.5 < waiting.value.delay <= 4.0 and len(emulator.calls) == sent  # nothing was sent
+    now[0] += 5
+    assert client.find_pr(REPO, "any") is None and len(emulator.calls) == sent + 1
     _admin(emulator, "/rate-limit", {"login": BOT, "remaining": 0})
     with pytest.raises(errors.GitHubRateLimited) as primary:
         client.issue_is_open(REPO, 1)
     assert 3500 < primary.value.delay <= 3600
+
+
+def test_low_remaining_budget_stops_requests_until_the_reset(
+    emulator: server.GitHubEmulator, gh: github.Github
+) -> None:
+    """``X-RateLimit-Remaining`` on every answer (github-api.md 1.14): at the reserve, stop asking."""
+    client = ghclient.GitHubClient(gh, reserve=5)
+    _admin(emulator, "/rate-limit", {"login": BOT, "remaining": 6})
+    assert client.find_pr(REPO, "any") is None  # answered with Remaining: 5
+    sent = len(emulator.calls)
+    with pytest.raises(errors.GitHubRateLimited) as held:
+        client.find_pr(REPO, "any")
+    assert held.value.delay > 3000 and "X-RateLimit-Remaining is 5" in str(held.value)
+    assert len(emulator.calls) == sent
 
 
 def test_issue_per_incident_found_by_marker(
