@@ -202,6 +202,24 @@ class GitHubEmulator:
                     raise ValueError(f"unknown repository setting {key!r}")
                 setattr(repo, key, value)
 
+    def add_past_pull(
+        self, full_name: str, head: str, *, title: str = "", body: str = "", labels: Sequence[str] = ()
+    ) -> int:
+        """Import a closed PR of the repo's past (no git work: its head and base are the base tip)."""
+        owner, _, name = full_name.partition("/")
+        with self.db.lock:
+            repo = self.db.repo(owner, name)
+            tip = repo.git.resolve(f"refs/heads/{repo.default_branch}") or ""
+            now, ident = self.db.clock(), self.db.new_id()
+            pull = store.Pull(head, repo.default_branch, tip, tip, id=ident)
+            pull.node_id = store.node_id("PullRequest", ident)
+            author = self.db.user("octocat")
+            issue = store.Issue(repo.next_number(), self.db.new_id(), title or head, body, author, now, now)
+            issue.pull, issue.state, issue.closed_at = pull, "closed", now
+            issue.labels = [self.db.label(repo, label) for label in labels]
+            repo.issues[issue.number] = issue
+            return issue.number
+
     def add_collaborator(self, full_name: str, login: str) -> None:
         owner, _, name = full_name.partition("/")
         with self.db.lock:
