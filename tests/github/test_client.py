@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+import types
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import github
 import pytest
@@ -276,3 +279,99 @@ def test_github_app_installation_flow_on_enterprise_path(workspace: Workspace) -
         emu.add_installation(79, 4242, "acme", repositories=["acme/elsewhere"])
         with pytest.raises(github.UnknownObjectException):
             make_github(emu.api_url, integration.get_access_token(79).token).get_repo(REPO)
+
+
+def test_land_merges_an_unstable_pr_github_allows(
+    workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
+) -> None:
+    """github-api.md 1.5/3: ``unstable`` = only non-required checks pending or failing; GitHub merges
+    it and refuses auto-merge on it ("Pull request is in unstable status"): merge now."""
+    emulator.configure(REPO, allow_auto_merge=True)
+    emulator.protect(REPO, "main", contexts=["ci"])
+    head = workspace.push_branch("githeal/unstable", FIX)
+    pr = client.open_or_update_pr(REPO, "githeal/unstable", "main", "t", "b")
+    client.set_status(REPO, head, "success", "ci")
+    client.set_status(REPO, head, "pending", "preview-env")  # not required
+    assert client.pr_state(REPO, pr.number).mergeable_state == "unstable"
+    landed = client.land(pr)
+    assert (landed.status, landed.method) == ("merged", "merge")
+    assert client.pr_state(REPO, pr.number).state == "merged"
+
+
+def test_land_waits_for_reviews_and_updates_a_behind_branch(
+    workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
+) -> None:
+    """Protection with required reviews (``blocked``) and strict up-to-date checks (``behind``):
+    auto-merge is enabled, the branch is brought up to date, and GitHub merges after the approval."""
+    emulator.configure(REPO, allow_auto_merge=True)
+    emulator.add_collaborator(REPO, "alice")
+    workspace.push_branch("githeal/behind", FIX)
+    pr = client.open_or_update_pr(REPO, "githeal/behind", "main", "t", "b")
+    workspace.push_branch("main", {"other.txt": "moved"}, "someone else lands first")
+    emulator.protect(REPO, "main", strict=True, reviews=1)
+    assert client.pr_state(REPO, pr.number).mergeable_state == "blocked"
+    landed = client.land(pr, "squash")
+    assert landed.status == "enabled"
+    emulator.approve(REPO, pr.number, "alice")
+    assert client.pr_state(REPO, pr.number).mergeable_state in ("behind", "clean")
+    emulator.unprotect(REPO, "main")
+    emulator.protect(REPO, "main", strict=True)
+    # behind and no review needed now: land() updates the branch, then merges it
+    again = client.land(client.pr_state(REPO, pr.number))
+    assert again.status == "merged", again
+
+
+def test_installation_tokens_are_renewed_before_the_hour_and_found_by_repo(workspace: Workspace) -> None:
+    """github-api.md 1.13: installation tokens last 1 h; ``GET /repos/{o}/{r}/installation`` finds
+    the installation. The emulator expires tokens on its clock; the bot renews them on the same one."""
+    from bot.clients import githubauth
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    start = datetime.now(UTC)
+    now = [start]
+
+    # PyGithub signs the App JWT with time.time(); it follows the same (fake) clock as the emulator.
+    def epoch() -> float:
+        return now[0].timestamp()
+
+    jwt_clock = types.SimpleNamespace(time=epoch)
+    with (
+        mock.patch("github.Auth.time", jwt_clock),
+        server.GitHubEmulator({REPO: workspace.bare}, clock=lambda: now[0]) as emu,
+    ):
+        emu.add_app(4242, public, slug="githeal")
+        emu.add_installation(77, 4242, "acme")
+        integration = github.GithubIntegration(
+            auth=github.Auth.AppAuth(4242, private), base_url=emu.api_url, retry=None
+        )
+        tokens = githubauth.InstallationTokens(integration, repo=REPO, clock=epoch)
+        gh = github.Github(
+            auth=githubauth.TokenAuth(tokens),
+            base_url=emu.api_url,
+            retry=None,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+        client = ghclient.GitHubClient(gh, token_source=tokens)
+        assert client.find_pr(REPO, "x") is None
+        assert tokens.installation_id == 77 and tokens.issued == 1
+        first = tokens()
+        now[0] = start + timedelta(minutes=50)
+        assert client.find_pr(REPO, "x") is None and tokens.issued == 1  # still fresh
+        now[0] = start + timedelta(minutes=56)  # inside the 5-minute margin: renewed
+        assert client.find_pr(REPO, "x") is None and tokens.issued == 2
+        assert client.token_source is not None and client.token_source() != first
+        now[0] = start + timedelta(minutes=61)
+        stale = requests.get(
+            f"{emu.api_url}/repos/{REPO}", headers={"Authorization": f"token {first}"}, timeout=5
+        )
+        assert stale.status_code == 401  # the emulator expires the old token after its hour
+        assert client.find_pr(REPO, "x") is None  # the renewed one still works
