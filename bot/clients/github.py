@@ -12,18 +12,16 @@ repo and PR. It decides nothing else.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import github
-import requests
 from github.PullRequest import PullRequest
 
 from bot import errors
-from bot.clients import githubauth
+from bot.clients import githubauth, githubcalls
 
 PrState = Literal["open", "closed", "merged"]
 MergeMethod = Literal["merge", "squash", "rebase"]
@@ -118,42 +116,14 @@ def marker_tag(marker: str) -> str:
     return marker if marker.startswith("<!--") else f"<!-- githeal:{marker} -->"
 
 
-def _header(headers: dict[str, str] | None, name: str) -> str | None:
-    for key, value in (headers or {}).items():
-        if key.lower() == name.lower():
-            return str(value)
-    return None
-
-
-def _graphql_detail(exc: github.GithubException) -> str:
-    data: Any = exc.data
-    if isinstance(data, dict) and isinstance(data.get("errors"), list):
-        messages = [str(e.get("message")) for e in data["errors"] if isinstance(e, dict) and e.get("message")]
-        if messages:
-            return "; ".join(messages)
-    return _detail(exc)
-
-
 def _now_mergeable(exc: github.GithubException) -> bool:
     """GitHub refuses auto-merge on a PR it would merge right now ("... is in clean/unstable status")."""
-    text = _graphql_detail(exc)
+    text = githubcalls.graphql_detail(exc)
     return any(f"{state} status" in text for state in MERGEABLE_NOW)
 
 
 def _review(p: PullRequest, logins: list[str]) -> None:
     p.create_review_request(reviewers=logins)
-
-
-def _detail(exc: github.GithubException) -> str:
-    data: Any = exc.data
-    parts = [exc.message or (data.get("message") if isinstance(data, dict) else None) or ""]
-    if isinstance(data, dict):
-        for item in data.get("errors") or []:
-            if isinstance(item, dict) and item.get("message"):
-                parts.append(str(item["message"]))
-            elif isinstance(item, dict):
-                parts.append(f"{item.get('field', '?')} {item.get('code', 'invalid')}")
-    return "; ".join(p for p in parts if p) or f"HTTP {exc.status}"
 
 
 class GitHubClient:
@@ -179,83 +149,15 @@ class GitHubClient:
         self._clock = clock
         self._polls = mergeable_polls
         self._poll_interval_s = poll_interval_s
-        self._reserve = reserve  # leave this many requests of the hour to humans and other tools
         self.heal_label = heal_label
-        self._blocked_until = 0.0  # epoch seconds: no request before (Retry-After, exhausted budget)
-        self._blocked_why = ""
-        self._etags: dict[str, tuple[str, Any]] = {}  # URL -> (ETag, JSON) of conditional list reads
-        self.requests = 0  # answers received (304s included): the calls-per-cycle figure
+        self._calls = githubcalls.Calls(self._lazy.requester, clock, reserve)
+        self._call = self._calls.call
+        self._translate = self._calls.translate
 
     def close(self) -> None:
         """Close the HTTP sessions (keep-alive connections would outlive the service otherwise)."""
         self._lazy.close()
         self._gh.close()
-
-    # ------------------------------------------------------------------ error translation
-
-    def _backoff(self, what: str, where: str) -> None:
-        """Refuse locally while GitHub asked us to wait: requests made while limited prolong the ban."""
-        wait = self._blocked_until - self._clock()
-        if wait > 0:
-            raise errors.GitHubRateLimited(
-                f"{what}: backing off {wait:.0f}s ({self._blocked_why})", retry_after=wait, url=where
-            )
-
-    def _observe(self) -> None:
-        """After every answer: stop before the hourly budget runs out (``X-RateLimit-Remaining``)."""
-        requester = self._lazy.requester
-        remaining, limit = requester.rate_limiting
-        reset = requester.rate_limiting_resettime
-        if limit > 0 and 0 <= remaining <= self._reserve and reset > self._clock():
-            self._blocked_until = max(self._blocked_until, float(reset))
-            self._blocked_why = f"X-RateLimit-Remaining is {remaining} of {limit} until the reset"
-
-    @contextmanager
-    def _call(self, what: str, repo: str, number: int | None = None) -> Iterator[None]:
-        where = f"{repo}#{number}" if number is not None else repo
-        self._backoff(f"{what} {where}", where)
-        try:
-            yield
-            self._observe()
-        except github.GithubException as exc:
-            raise self._translate(exc, f"{what} {where}", where) from exc
-        except requests.exceptions.RetryError as exc:
-            raise errors.GitHubUnavailable(
-                f"{what} {where}: retries exhausted", url=where, payload=str(exc)
-            ) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise errors.GitHubUnavailable(f"{what} {where}: {type(exc).__name__}", url=where) from exc
-        except AssertionError as exc:
-            # PyGithub asserts that URLs in responses stay on base_url: a misconfigured base_url.
-            message = f"{what} {where}: response URL outside the configured base_url"
-            raise errors.GitHubError(message, url=where, payload=str(exc)) from exc
-
-    def _translate(self, exc: github.GithubException, what: str, where: str) -> errors.GitHubError:
-        status, detail = exc.status, _detail(exc)
-        kw: dict[str, Any] = {"url": where, "status": status, "payload": exc.data}
-        retry_after = _header(exc.headers, "Retry-After")
-        limited = isinstance(exc, github.RateLimitExceededException) or (
-            status in (403, 429)
-            and (retry_after is not None or _header(exc.headers, "X-RateLimit-Remaining") == "0")
-        )
-        if limited:
-            # GitHub's rules: Retry-After if given; else an exhausted budget (Remaining 0) waits for
-            # X-RateLimit-Reset; else (a secondary limit) wait at least one minute.
-            reset = _header(exc.headers, "X-RateLimit-Reset")
-            if retry_after is not None and retry_after.isdigit():
-                delay = float(retry_after)
-            elif _header(exc.headers, "X-RateLimit-Remaining") == "0" and reset and reset.isdigit():
-                delay = max(float(reset) - self._clock(), 1.0)
-            else:
-                delay = 60.0
-            self._blocked_until = max(self._blocked_until, self._clock() + delay)
-            self._blocked_why = f"GitHub said: {detail}"
-            return errors.GitHubRateLimited(f"{what}: rate limited: {detail}", retry_after=delay, **kw)
-        if status in (405, 409):
-            return errors.GitHubConflict(f"{what}: {detail}", **kw)
-        if status >= 500:
-            return errors.GitHubUnavailable(f"{what}: {detail}", **kw)
-        return errors.GitHubError(f"{what}: {detail}", **kw)
 
     # ------------------------------------------------------------------ pull requests
 
@@ -322,7 +224,7 @@ class GitHubClient:
                         base=base, head=head, title=title, body=body
                     )
                 except github.GithubException as exc:
-                    if exc.status == 422 and "No commits between" in _detail(exc) and existing:
+                    if exc.status == 422 and "No commits between" in githubcalls.detail(exc) and existing:
                         return self._ref(repo, existing[0], full=False, outcome="merged")
                     raise
                 outcome = "created"
@@ -385,7 +287,7 @@ class GitHubClient:
     def merge_settings(self, repo: str) -> MergeSettings:
         """The repository's ``allow_auto_merge`` and allowed merge methods (one ``GET /repos/{o}/{r}``)."""
         with self._call("read merge settings of", repo):
-            r = self._gh.get_repo(repo)
+            r = self._lazy.get_repo(repo)
             allowed = (r.allow_merge_commit, r.allow_squash_merge, r.allow_rebase_merge)
             return MergeSettings(
                 bool(r.allow_auto_merge), tuple(m for m, ok in zip(METHODS, allowed, strict=True) if ok)
@@ -472,7 +374,11 @@ class GitHubClient:
                     sha = self._merge_now(p, head, chosen, *squash)
                     return Landing("merged", chosen, merge_commit_sha=sha)
                 if exc.status in (400, 403, 405, 422):  # GraphQL's refusal comes back as a synthetic 400
-                    return Landing("left", chosen, f"GitHub refused auto-merge: {_graphql_detail(exc)}")
+                    return Landing(
+                        "left",
+                        chosen,
+                        f"GitHub refused auto-merge: {githubcalls.graphql_detail(exc)}",
+                    )
                 raise self._translate(exc, f"enable auto-merge on {where}", where) from exc
             return Landing("enabled", chosen, f"GitHub reports it {state}")
 
@@ -541,22 +447,6 @@ class GitHubClient:
 
     # ------------------------------------------------------------------ read-back for the guardrails
 
-    def _conditional_page(self, repo: str, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
-        """One page of up to 100 items, sent with ``If-None-Match``: an unchanged list answers 304,
-        which GitHub does not count against the rate limit, and the cached body is reused."""
-        url = f"/repos/{repo}{path}"
-        key = f"{url}?{sorted(params.items())}"
-        cached = self._etags.get(key)
-        headers = {"If-None-Match": cached[0]} if cached else {}
-        answer, data = self._lazy.requester.requestJsonAndCheck("GET", url, dict(params), headers)
-        if data is None and cached is not None:  # 304 Not Modified
-            return list(cached[1])
-        items = [i for i in data if isinstance(i, dict)] if isinstance(data, list) else []
-        etag = _header(answer, "ETag")
-        if etag:
-            self._etags[key] = (etag, items)
-        return items
-
     def heal_prs(self, repo: str, limit: int = 100) -> list[tuple[PrRef, str]]:
         """The bot's PRs (labelled ``heal_label``), newest first, with their bodies: ONE request.
 
@@ -568,7 +458,7 @@ class GitHubClient:
         params["per_page"] = str(min(max(limit, 1), 100))
         out: list[tuple[PrRef, str]] = []
         with self._call("list heal PRs of", repo):
-            for item in self._conditional_page(repo, "/issues", params):
+            for item in self._calls.conditional_page(repo, "/issues", params):
                 pull = item.get("pull_request")
                 if not isinstance(pull, dict):
                     continue
@@ -590,6 +480,6 @@ class GitHubClient:
                     IssueRef(repo, int(i["number"]), str(i.get("html_url", "")), "open"),
                     str(i.get("body") or ""),
                 )
-                for i in self._conditional_page(repo, "/issues", params)
+                for i in self._calls.conditional_page(repo, "/issues", params)
                 if "pull_request" not in i
             ]
