@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot import errors, model
-from bot.act import changes, message, rollback
+from bot.act import changes, landing, message, rollback
 from bot.clients import argocd, gitrepo
 from bot.clients import github as githubclient
 from bot.record import log
@@ -222,6 +222,8 @@ def _propose(
     ctx: message.HealContext,
     commit_msg: str,
     diff: str,
+    *,
+    automerge: bool = False,
 ) -> Result:
     if tools.github is None or repo.github is None:
         raise errors.ConfigError(f"policy {action.policy} opens PRs but repo {repo.name} has no GitHub")
@@ -245,30 +247,42 @@ def _propose(
             reviewers=[str(x) for x in action.params.get("pr_reviewers") or ()],
         )
     except errors.BotError:
-        # nothing half-written: a branch without its PR would be a stray on the remote
+        # nothing half-written: a branch without its PR would be a stray on the remote (but never
+        # delete a branch an open PR stands on: only when GitHub confirms there is none)
         if existing is None:
             with contextlib.suppress(errors.BotError):
-                clone.delete_remote_branch(branch)
+                if tools.github.find_pr(repo.github, branch, "open") is None:
+                    clone.delete_remote_branch(branch)
         raise
     if pr.rejected:
         return Result(action, Outcome.REJECTED, f"PR #{pr.number} was closed by a human", sha, pr=pr)
-    automerge = action.mode is model.Mode.AUTO and action.params.get("merge") == "pr-automerge"
+    landing.report_notes(tools.github, pr)
+    automerge = automerge or (action.mode is model.Mode.AUTO and action.params.get("merge") == "pr-automerge")
     if not automerge:
         return Result(
             action, Outcome.PROPOSED, f"PR #{pr.number} {pr.outcome}", sha, pr=pr, diff=diff, context=ctx
         )
-    state = tools.github.enable_automerge(pr, "merge")
-    if state == "merged":
+    landed = landing.land(tools.github, repo, pr, commit_msg)
+    if landed.status == "merged":
         merged = tools.github.pr_state(repo.github, pr.number)
-        return Result(
-            action, Outcome.MERGED, f"PR #{pr.number} merged", sha, merged.merge_commit_sha, merged, diff, ctx
-        )
+        detail = f"PR #{pr.number} merged ({landed.method})"
+        return Result(action, Outcome.MERGED, detail, sha, merged.merge_commit_sha, merged, diff, ctx)
+    if landed.status == "left":
+        detail = f"PR #{pr.number} left for a human: {landed.reason}"
+        return Result(action, Outcome.PROPOSED, detail, sha, pr=pr, diff=diff, context=ctx)
     return Result(
         action, Outcome.AUTOMERGE, f"PR #{pr.number}: auto-merge enabled", sha, pr=pr, diff=diff, context=ctx
     )
 
 
-def _one(action: model.Action, obs: model.AppObservation | None, tools: Tools, dry_run: bool) -> Result:
+def _one(
+    action: model.Action,
+    obs: model.AppObservation | None,
+    tools: Tools,
+    dry_run: bool,
+    via_pr: bool = False,
+) -> Result:
+    """``via_pr``: a direct heal goes through an auto-merge PR (its push was refused by protection)."""
     if action.kind is model.ActionKind.NOTIFY:
         return Result(action, Outcome.DRY_RUN, action.reason) if dry_run else _notify(action, obs, tools)
     if action.mode is model.Mode.OBSERVE and not dry_run:
@@ -287,10 +301,17 @@ def _one(action: model.Action, obs: model.AppObservation | None, tools: Tools, d
             return Result(action, outcome, action.reason, diff=diff, context=ctx)
         commit_msg = message.commit_message(ctx, templates=tools.templates)
         direct = action.mode is model.Mode.AUTO and action.params.get("merge") == "direct"
-        if not direct and not empty:
-            return _propose(action, tools, clone, repo, ctx, commit_msg, diff)
+        if (not direct or via_pr) and not empty:
+            return _propose(action, tools, clone, repo, ctx, commit_msg, diff, automerge=via_pr)
         sha = clone.commit(commit_msg, allow_empty=empty)
-        pushed = clone.push(recheck=lambda: clone.find_heal(action.heal_id) is None)
+        try:
+            pushed = clone.push(recheck=lambda: clone.find_heal(action.heal_id) is None)
+        except errors.GitError as exc:
+            if empty or not repo.protected_fallback or not landing.push_refused_by_protection(exc):
+                raise
+            # GH006: the branch takes changes only through PRs; re-stage and propose, this cycle.
+            log.event("heal.push_protected", app=action.app, repo=repo.name, branch=repo.branch)
+            return _one(action, obs, tools, dry_run, via_pr=True)
         if pushed.status == "already-done":
             return Result(action, Outcome.DUPLICATE, "the same heal landed meanwhile", context=ctx)
         landed = pushed.sha or sha

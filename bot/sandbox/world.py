@@ -148,6 +148,10 @@ class World:
         )
         self._stack.enter_context(self.argo)
         self.github = ghserver.GitHubEmulator({GITHUB_REPO: self.bare}, tokens={GITHUB_TOKEN: "githeal"})
+        # GitHub's defaults are auto-merge off and reviews only from collaborators: the demo repo
+        # opts in, as a real repo would have to.
+        self.github.configure(GITHUB_REPO, allow_auto_merge=True)
+        self.github.add_collaborator(GITHUB_REPO, HUMAN)
         self._stack.enter_context(self.github)
         source = simulator.ArgoLiveSource(self.argo.url, APPS)
         self._stack.callback(source.close)  # after the simulator stops (the stack unwinds in reverse)

@@ -1,9 +1,10 @@
 """Read the past back from Git and GitHub into the decision core's ``History`` value.
 
 Heal commits come from ``git log`` trailers, their verification from the ``githeal/verify`` commit
-status, heal PRs from the bot's ``githeal/...`` branches, open escalations from labelled issues, and
-the kill switch from a file in the manifest repo. Terminal facts (a final status, who merged a PR)
-are cached; everything else is re-read each cycle, so a restart loses nothing.
+status, heal PRs from the ``githeal`` label (one conditional request per repo, whatever the number
+of PRs: a 304 when nothing changed, free of the rate limit), open escalations from labelled issues,
+and the kill switch from a file in the manifest repo. Terminal facts (a final status, who merged a
+PR) are cached; everything else is re-read each cycle, so a restart loses nothing.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import github
 import httpx
 
 from bot import errors
-from bot.clients import argocd, gitauth, gitrepo
+from bot.clients import argocd, gitauth, githubauth, gitrepo
 from bot.clients import github as githubclient
 from bot.clients import prometheus as prom
 from bot.record import log, metrics
@@ -112,32 +112,58 @@ def working_clone(
     )
 
 
-def github_client(s: tree.GitHubSettings) -> githubclient.GitHubClient:
-    auth: github.Auth.Auth
+def github_client(
+    s: tree.GitHubSettings, repo: str | None = None, clock: Callable[[], float] = time.time
+) -> githubclient.GitHubClient:
+    """PAT, or GitHub App installation tokens renewed before their hour is up; ``repo`` ("owner/name")
+    finds the installation (``GET /repos/{o}/{r}/installation``) when ``installation_id`` is not set."""
+    source: githubauth.TokenSource
     if s.app_id is not None and s.private_key is not None:
-        app_auth = github.Auth.AppAuth(s.app_id, s.private_key.reveal())
-        if s.installation_id is None:
-            raise errors.ConfigError("github.auth.app.installation_id is required for App auth")
-        auth = app_auth.get_installation_auth(s.installation_id)
+        if s.installation_id is None and repo is None:
+            raise errors.ConfigError(
+                "github.auth.app.installation_id is not set and no repository names a github owner/name "
+                "to look the installation up"
+            )
+        integration = github.GithubIntegration(
+            auth=github.Auth.AppAuth(s.app_id, s.private_key.reveal()),
+            base_url=s.base_url.rstrip("/"),
+            timeout=int(s.timeout),
+            retry=None,
+        )
+        source = githubauth.InstallationTokens(
+            integration, installation_id=s.installation_id, repo=repo, clock=clock
+        )
     elif s.token is not None and s.token.value is not None:
-        auth = github.Auth.Token(s.token.value)
+        source = githubauth.static(s.token.value)
     else:
         raise errors.ConfigError("github: no usable credentials (token or app)")
     # PyGithub would otherwise sleep and retry 403s itself; our error tree carries Retry-After instead.
     gh = github.Github(
-        auth=auth,
+        auth=githubauth.TokenAuth(source),
         base_url=s.base_url.rstrip("/"),
         timeout=int(s.timeout),
         retry=None,
         seconds_between_requests=None,
         seconds_between_writes=None,
     )
-    return githubclient.GitHubClient(gh)
+    return githubclient.GitHubClient(gh, clock=clock, token_source=source)
+
+
+def _app_token(r: tree.RepoSettings, gh: githubclient.GitHubClient | None) -> Callable[[], str] | None:
+    """A GitHub App's installation token for git over HTTPS (refreshed on each fetch and push) when
+    the repo is on GitHub, is fetched over HTTPS and has no credentials of its own."""
+    source = gh.token_source if gh is not None else None
+    if source is None or not r.github or r.token is not None or r.ssh_key is not None:
+        return None
+    if not r.url.startswith(("https://", "http://")):
+        return None
+    return source if isinstance(source, githubauth.InstallationTokens) else None
 
 
 def build(settings: tree.Settings, *, registry: metrics.Metrics | None = None) -> Runtime:
-    clones = {name: working_clone(r) for name, r in settings.repos.items()}
-    gh = github_client(settings.github) if settings.github is not None else None
+    first = next((r.github for r in settings.repos.values() if r.github), None)
+    gh = github_client(settings.github, first) if settings.github is not None else None
+    clones = {name: working_clone(r, token=_app_token(r, gh)) for name, r in settings.repos.items()}
     instant = prometheus_client(settings.prometheus)
     return Runtime(
         settings=settings,

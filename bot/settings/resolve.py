@@ -222,6 +222,8 @@ def repo(name: str, c: systems.RepoConfig, s: Secrets, paths: Paths) -> tree.Rep
         author_email=c.identity.email,
         signing=c.signing.format,
         signing_key=c.signing.key,
+        merge_method=c.merge_method,
+        protected_fallback=c.protected_fallback,
     )
 
 

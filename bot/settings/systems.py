@@ -211,6 +211,16 @@ class RepoConfig(Base):
     workdir: str | None = Field(
         default=None, description="Where the clone lives; default <config dir>/.work/<repo>."
     )
+    merge_method: Literal["merge", "squash", "rebase"] | None = Field(
+        default=None,
+        description="How heal PRs are merged; default: the first the repository allows "
+        "(merge, squash, rebase, from its allow_*_merge settings).",
+    )
+    protected_fallback: bool = Field(
+        default=True,
+        description="When a direct push is refused by branch protection (GH006), open a PR with "
+        "auto-merge instead (false: the heal fails).",
+    )
 
     @pydantic.field_validator("github")
     @classmethod

@@ -81,6 +81,8 @@ class RepoSettings:
     author_email: str = "githeal@localhost"
     signing: str = "none"  # "none" | "ssh" | "gpg"
     signing_key: str | None = None
+    merge_method: str | None = None  # "merge" | "squash" | "rebase"; None: the first the repo allows
+    protected_fallback: bool = True  # a direct push refused by protection (GH006) becomes a PR
 
 
 @dataclass(frozen=True)

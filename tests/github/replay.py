@@ -277,8 +277,9 @@ class World:
         created = "".join(f"create refs/heads/{b} {feature}\n" for b in branches | set(head_for.values()))
         subprocess.run([*git, "update-ref", "--stdin"], input=created, text=True, check=True)
         admin = f"{self.emulator.url}/_emulator/repos/{full_name}"
-        if self.file == "PullRequest.testEnableAutomergeError.txt":
-            requests.patch(admin, json={"allow_auto_merge": False}, timeout=5)
+        if "Automerge" in self.file and self.file != "PullRequest.testEnableAutomergeError.txt":
+            # auto-merge is off on a new GitHub repo; the recorded repo had it enabled
+            requests.patch(admin, json={"allow_auto_merge": True}, timeout=5)
         if "Automerge" in self.file:
             requests.put(f"{admin}/protection/master", json={"contexts": ["ci"]}, timeout=5)
         for number in range(1, max(pulls | info["issues"], default=0) + 1):

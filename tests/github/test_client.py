@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+import types
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import github
 import pytest
@@ -33,6 +36,7 @@ def _admin(emulator: server.GitHubEmulator, path: str, body: Any) -> requests.Re
 def test_open_or_update_pr_dedupes_and_edits_in_place(
     workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
 ) -> None:
+    emulator.add_collaborator(REPO, "alice")
     head = workspace.push_branch("githeal/web-rollback", FIX)
     first = client.open_or_update_pr(
         REPO,
@@ -89,6 +93,7 @@ def test_automerge_enabled_then_merged_by_status(
     workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
 ) -> None:
     emulator.set_required_contexts(REPO, "main", ["ci"])
+    emulator.configure(REPO, allow_auto_merge=True)
     workspace.push_branch("githeal/auto", FIX)
     pr = client.open_or_update_pr(REPO, "githeal/auto", "main", "t", "b")
     assert client.enable_automerge(pr, "squash") == "enabled"
@@ -134,16 +139,42 @@ def test_merge_conflicts_are_typed(
 def test_rate_limits_become_temporary_errors_with_delay(
     emulator: server.GitHubEmulator, gh: github.Github
 ) -> None:
-    client = ghclient.GitHubClient(gh, clock=time.time)
+    """github-api.md section 2: a secondary limit is a 403 with ``Retry-After``; a primary one has
+    ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset``. GitHub asks clients not to retry before
+    then (requests made while limited can get the integration banned), so the client backs off
+    locally: no request leaves during the wait."""
+    now = [time.time()]
+    client = ghclient.GitHubClient(gh, clock=lambda: now[0])
     _admin(emulator, "/rate-limit", {"secondary": 1, "retry_after": 7})
     with pytest.raises(errors.GitHubRateLimited) as secondary:
         client.find_pr(REPO, "any")
     assert secondary.value.delay == 7.0 and secondary.value.temporary
     assert "secondary rate limit" in str(secondary.value)
+    sent = len(emulator.calls)
+    now[0] += 3
+    with pytest.raises(errors.GitHubRateLimited) as waiting:
+        client.find_pr(REPO, "any")
+    assert 3.5 < waiting.value.delay <= 4.0 and len(emulator.calls) == sent  # nothing was sent
+    now[0] += 5
+    assert client.find_pr(REPO, "any") is None and len(emulator.calls) == sent + 1
     _admin(emulator, "/rate-limit", {"login": BOT, "remaining": 0})
     with pytest.raises(errors.GitHubRateLimited) as primary:
         client.issue_is_open(REPO, 1)
     assert 3500 < primary.value.delay <= 3600
+
+
+def test_low_remaining_budget_stops_requests_until_the_reset(
+    emulator: server.GitHubEmulator, gh: github.Github
+) -> None:
+    """``X-RateLimit-Remaining`` on every answer (github-api.md 1.14): at the reserve, stop asking."""
+    client = ghclient.GitHubClient(gh, reserve=5)
+    _admin(emulator, "/rate-limit", {"login": BOT, "remaining": 6})
+    assert client.find_pr(REPO, "any") is None  # answered with Remaining: 5
+    sent = len(emulator.calls)
+    with pytest.raises(errors.GitHubRateLimited) as held:
+        client.find_pr(REPO, "any")
+    assert held.value.delay > 3000 and "X-RateLimit-Remaining is 5" in str(held.value)
+    assert len(emulator.calls) == sent
 
 
 def test_issue_per_incident_found_by_marker(
@@ -248,3 +279,99 @@ def test_github_app_installation_flow_on_enterprise_path(workspace: Workspace) -
         emu.add_installation(79, 4242, "acme", repositories=["acme/elsewhere"])
         with pytest.raises(github.UnknownObjectException):
             make_github(emu.api_url, integration.get_access_token(79).token).get_repo(REPO)
+
+
+def test_land_merges_an_unstable_pr_github_allows(
+    workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
+) -> None:
+    """github-api.md 1.5/3: ``unstable`` = only non-required checks pending or failing; GitHub merges
+    it and refuses auto-merge on it ("Pull request is in unstable status"): merge now."""
+    emulator.configure(REPO, allow_auto_merge=True)
+    emulator.protect(REPO, "main", contexts=["ci"])
+    head = workspace.push_branch("githeal/unstable", FIX)
+    pr = client.open_or_update_pr(REPO, "githeal/unstable", "main", "t", "b")
+    client.set_status(REPO, head, "success", "ci")
+    client.set_status(REPO, head, "pending", "preview-env")  # not required
+    assert client.pr_state(REPO, pr.number).mergeable_state == "unstable"
+    landed = client.land(pr)
+    assert (landed.status, landed.method) == ("merged", "merge")
+    assert client.pr_state(REPO, pr.number).state == "merged"
+
+
+def test_land_waits_for_reviews_and_updates_a_behind_branch(
+    workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
+) -> None:
+    """Protection with required reviews (``blocked``) and strict up-to-date checks (``behind``):
+    auto-merge is enabled, the branch is brought up to date, and GitHub merges after the approval."""
+    emulator.configure(REPO, allow_auto_merge=True)
+    emulator.add_collaborator(REPO, "alice")
+    workspace.push_branch("githeal/behind", FIX)
+    pr = client.open_or_update_pr(REPO, "githeal/behind", "main", "t", "b")
+    workspace.push_branch("main", {"other.txt": "moved"}, "someone else lands first")
+    emulator.protect(REPO, "main", strict=True, reviews=1)
+    assert client.pr_state(REPO, pr.number).mergeable_state == "blocked"
+    landed = client.land(pr, "squash")
+    assert landed.status == "enabled"
+    emulator.approve(REPO, pr.number, "alice")
+    assert client.pr_state(REPO, pr.number).mergeable_state in ("behind", "clean")
+    emulator.unprotect(REPO, "main")
+    emulator.protect(REPO, "main", strict=True)
+    # behind and no review needed now: land() updates the branch, then merges it
+    again = client.land(client.pr_state(REPO, pr.number))
+    assert again.status == "merged", again
+
+
+def test_installation_tokens_are_renewed_before_the_hour_and_found_by_repo(workspace: Workspace) -> None:
+    """github-api.md 1.13: installation tokens last 1 h; ``GET /repos/{o}/{r}/installation`` finds
+    the installation. The emulator expires tokens on its clock; the bot renews them on the same one."""
+    from bot.clients import githubauth
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    start = datetime.now(UTC)
+    now = [start]
+
+    # PyGithub signs the App JWT with time.time(); it follows the same (fake) clock as the emulator.
+    def epoch() -> float:
+        return now[0].timestamp()
+
+    jwt_clock = types.SimpleNamespace(time=epoch)
+    with (
+        mock.patch("github.Auth.time", jwt_clock),
+        server.GitHubEmulator({REPO: workspace.bare}, clock=lambda: now[0]) as emu,
+    ):
+        emu.add_app(4242, public, slug="githeal")
+        emu.add_installation(77, 4242, "acme")
+        integration = github.GithubIntegration(
+            auth=github.Auth.AppAuth(4242, private), base_url=emu.api_url, retry=None
+        )
+        tokens = githubauth.InstallationTokens(integration, repo=REPO, clock=epoch)
+        gh = github.Github(
+            auth=githubauth.TokenAuth(tokens),
+            base_url=emu.api_url,
+            retry=None,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+        client = ghclient.GitHubClient(gh, token_source=tokens)
+        assert client.find_pr(REPO, "x") is None
+        assert tokens.installation_id == 77 and tokens.issued == 1
+        first = tokens()
+        now[0] = start + timedelta(minutes=50)
+        assert client.find_pr(REPO, "x") is None and tokens.issued == 1  # still fresh
+        now[0] = start + timedelta(minutes=56)  # inside the 5-minute margin: renewed
+        assert client.find_pr(REPO, "x") is None and tokens.issued == 2
+        assert client.token_source is not None and client.token_source() != first
+        now[0] = start + timedelta(minutes=61)
+        stale = requests.get(
+            f"{emu.api_url}/repos/{REPO}", headers={"Authorization": f"token {first}"}, timeout=5
+        )
+        assert stale.status_code == 401  # the emulator expires the old token after its hour
+        assert client.find_pr(REPO, "x") is None  # the renewed one still works

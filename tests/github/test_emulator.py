@@ -126,7 +126,9 @@ def test_merge_guards_409_405_and_states(
     commit.create_status("failure", context="lint")
     assert repo.get_pull(1).mergeable_state == "unstable"
 
-    # A conflicting change lands on main: the PR turns dirty and cannot merge.
+    # A conflicting change lands on main (an admin lifts the rule first: a protected branch refuses
+    # direct pushes with GH006): the PR turns dirty and cannot merge.
+    emulator.unprotect(REPO, "main")
     workspace.push_branch("main", {"apps/web/deployment.yaml": "replicas: 5\nimage: web:1.1\n"}, "scale")
     dirty = repo.get_pull(1)
     assert (dirty.mergeable, dirty.mergeable_state) == (False, "dirty")
@@ -141,6 +143,10 @@ def test_automerge_merges_when_required_status_passes(
     repo = gh.get_repo(REPO)
     head = workspace.push_branch("auto", WEB_V2)
     pr = repo.create_pull(base="main", head="auto", title="auto", body="")
+    with pytest.raises(github.GithubException) as off:
+        pr.enable_automerge(merge_method="SQUASH")  # GitHub's default: "Allow auto-merge" is off
+    assert "Auto merge is not allowed for this repository" in json.dumps(off.value.data)
+    emulator.configure(REPO, allow_auto_merge=True)
     with pytest.raises(github.GithubException) as unprotected:
         pr.enable_automerge(merge_method="SQUASH")
     assert "Protected branch rules not configured" in json.dumps(unprotected.value.data)
@@ -271,6 +277,7 @@ def test_enterprise_base_path(workspace: Workspace) -> None:
         head = workspace.push_branch("ghe", WEB_V2)
         pr = repo.create_pull(base="main", head="ghe", title="t", body="")
         emu.set_required_contexts(REPO, "main", ["ci"])
+        emu.configure(REPO, allow_auto_merge=True)
         pr.enable_automerge(expected_head_oid=head)  # GraphQL at /api/graphql
         repo.get_commit(head).create_status("success", context="ci")
         assert repo.get_pull(pr.number).merged

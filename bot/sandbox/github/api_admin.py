@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import errors
-from bot.sandbox.github import routing, store
+from bot.sandbox.github import hooks, routing, store
 
 ROUTES: list[routing.Route] = []
 route = routing.registrar(ROUTES)
@@ -78,7 +78,8 @@ def summary(repo: store.Repo) -> dict[str, Any]:
         "full_name": repo.full_name,
         "path": str(repo.git.path),
         "settings": settings,
-        "protection": dict(repo.protection),
+        "protection": _protection(repo),
+        "collaborators": sorted(repo.collaborators),
         "pulls": pulls,
         "issues": issues,
         "statuses": statuses,
@@ -86,6 +87,22 @@ def summary(repo: store.Repo) -> dict[str, Any]:
 
 
 _repo = routing.repo
+
+
+def _protection(repo: store.Repo) -> dict[str, Any]:
+    return {
+        branch: {"contexts": list(r.contexts), "strict": r.strict, "reviews": r.reviews}
+        for branch, r in repo.protection.items()
+    }
+
+
+def approve_pull(ctx: Ctx, repo: store.Repo, number: int, login: str) -> list[int]:
+    """An approving review by ``login`` (a collaborator, not the author); re-checks auto-merge."""
+    issue, pull = ctx.db.pull(repo, number)
+    if not repo.is_collaborator(login) or login.lower() == issue.user.login.lower():
+        raise store.ApiError(422, f"{login} cannot approve this pull request")
+    pull.approvals[login.lower()] = pull.head_sha
+    return ctx.pulls.recheck_automerge(repo)
 
 
 @route("GET", f"{E}/state", auth="none")
@@ -101,6 +118,7 @@ def register_repo(ctx: Ctx, req: Req, m: Match) -> Reply:
         repo = ctx.db.add_repo(
             str(data["full_name"]), Path(str(data["path"])), data.get("default_branch"), **settings
         )
+        hooks.install(repo)
     except (KeyError, ValueError, errors.SandboxError) as exc:
         raise store.ApiError(422, f"cannot register repository: {exc}") from exc
     return Reply(201, summary(repo))
@@ -123,19 +141,38 @@ def repo_settings(ctx: Ctx, req: Req, m: Match) -> Reply:
 
 @route("PUT", f"{R}/protection/(?P<branch>.+)", auth="none")
 def protect(ctx: Ctx, req: Req, m: Match) -> Reply:
-    """Required status contexts for a branch; auto-merge PRs are re-checked against them at once."""
-    repo = _repo(ctx, m)
-    contexts = req.object().get("contexts", [])
-    repo.protection[routing.arg(m, "branch")] = [str(c) for c in contexts]
+    """A protection rule (``contexts``, ``strict``, ``reviews``); auto-merge PRs are re-checked at once."""
+    repo, data = _repo(ctx, m), req.object()
+    repo.protection[routing.arg(m, "branch")] = store.Protection(
+        [str(c) for c in data.get("contexts", [])], bool(data.get("strict")), int(data.get("reviews", 0))
+    )
+    hooks.install(repo)
     merged = ctx.pulls.recheck_automerge(repo)
-    return Reply(200, {"protection": dict(repo.protection), "merged": merged})
+    return Reply(200, {"protection": _protection(repo), "merged": merged})
 
 
 @route("DELETE", f"{R}/protection/(?P<branch>.+)", auth="none")
 def unprotect(ctx: Ctx, req: Req, m: Match) -> Reply:
     repo = _repo(ctx, m)
     repo.protection.pop(routing.arg(m, "branch"), None)
-    return Reply(200, {"protection": dict(repo.protection)})
+    hooks.install(repo)
+    return Reply(200, {"protection": _protection(repo)})
+
+
+@route("PUT", f"{R}/collaborators/(?P<login>[^/]+)", auth="none")
+def add_collaborator(ctx: Ctx, req: Req, m: Match) -> Reply:
+    repo, login = _repo(ctx, m), routing.arg(m, "login")
+    repo.collaborators.add(login.lower())
+    ctx.db.user(login)
+    return Reply(201, {"collaborators": sorted(repo.collaborators)})
+
+
+@route("POST", rf"{R}/pulls/(?P<number>\d+)/approve", auth="none")
+def approve(ctx: Ctx, req: Req, m: Match) -> Reply:
+    """A human approves the PR (a review with event APPROVE); may complete an auto-merge."""
+    repo, data = _repo(ctx, m), req.object()
+    merged = approve_pull(ctx, repo, routing.num(m, "number"), str(data.get("login", "octocat")))
+    return Reply(200, {"merged": merged})
 
 
 @route("POST", rf"{R}/pulls/(?P<number>\d+)/merge", auth="none")

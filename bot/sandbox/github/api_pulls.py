@@ -25,6 +25,10 @@ Reply = routing.Reply
 
 
 _repo = routing.repo
+NOT_COLLABORATOR = (
+    "Reviews may only be requested from collaborators. One or more of the users or teams you "
+    "specified is not a collaborator of the {repo} repository."
+)
 
 
 def _missing(resource: str, field: str) -> store.ApiError:
@@ -165,10 +169,15 @@ def merge_pull(ctx: Ctx, req: Req, m: Match) -> Reply:
 def request_reviewers(ctx: Ctx, req: Req, m: Match) -> Reply:
     repo, data = _repo(ctx, m), req.object()
     issue, pull = ctx.db.pull(repo, routing.num(m, "number"))
-    for login in data.get("reviewers") or []:
-        if str(login).lower() == issue.user.login.lower():
+    logins = [str(login) for login in data.get("reviewers") or []]
+    for login in logins:
+        if login.lower() == issue.user.login.lower():
             raise store.ApiError(422, "Review cannot be requested from pull request author.")
-        reviewer = ctx.db.user(str(login))
+        if not repo.is_collaborator(login):
+            # All or nothing, as on GitHub (peter-evans/create-pull-request#4138 quotes the answer).
+            raise store.ApiError(422, NOT_COLLABORATOR.format(repo=repo.full_name))
+    for login in logins:
+        reviewer = ctx.db.user(login)
         if reviewer not in pull.requested_reviewers:
             pull.requested_reviewers.append(reviewer)
     return Reply(201, wire.pull(repo, issue, req.urls, None))

@@ -54,8 +54,9 @@ def git_ref(r: store.Repo, ref: str, sha: str, urls: wire.Urls) -> wire.Json:
 
 def branch(r: store.Repo, name: str, info: gitops.CommitInfo, urls: wire.Urls) -> wire.Json:
     api = f"{urls.repo(r)}/branches/{quote(name, safe='')}"
-    protected = name in r.protection
-    contexts = r.protection.get(name, [])
+    rule = r.protection.get(name)
+    protected = rule is not None
+    contexts = rule.contexts if rule is not None else []
     return {
         "name": name,
         "commit": commit(r, info, urls, None),

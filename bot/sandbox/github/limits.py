@@ -85,6 +85,12 @@ class RateLimits:
             self._used[key] = used + 1
             return Verdict(self._headers(limit, used + 1, reset, resource))
 
+    def refund(self, login: str) -> None:
+        """Undo one charge: an authorized conditional request answered 304 is free on GitHub."""
+        with self._lock:
+            key = login.lower()
+            self._used[key] = max(self._used.get(key, 0) - 1, 0)
+
     def _headers(self, limit: int, used: int, reset: int, resource: str) -> dict[str, str]:
         return {
             "X-RateLimit-Limit": str(limit),

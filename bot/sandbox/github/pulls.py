@@ -115,9 +115,20 @@ class Pulls:
             return Mergeability(True, "draft", "Pull Request is still a draft")
         _, statuses = combined(repo, pull.head_sha)
         by_context = {s.context: s.state for s in statuses}
-        for context in repo.protection.get(pull.base, []):
-            if by_context.get(context) != "success":
-                return Mergeability(True, "blocked", f'Required status check "{context}" is expected.')
+        rule = repo.protection.get(pull.base)
+        if rule is not None:
+            for context in rule.contexts:
+                state = by_context.get(context)
+                if state != "success":
+                    verb = "is failing" if state in FAILED else "is expected"
+                    return Mergeability(True, "blocked", f'Required status check "{context}" {verb}.')
+            if len(pull.approvals) < rule.reviews:
+                reviews = f"{rule.reviews} approving review{'s' if rule.reviews > 1 else ''}"
+                why = f"At least {reviews} is required by reviewers with write access."
+                return Mergeability(True, "blocked", why)
+            if rule.strict and not repo.git.is_ancestor(pull.base_sha, pull.head_sha):
+                return Mergeability(True, "behind", "Head branch is not up to date with the base branch")
+        # Checks that are not required (pending or failing) leave the PR mergeable: "unstable".
         if any(state != "success" for state in by_context.values()):
             return Mergeability(True, "unstable")
         return Mergeability(True, "clean")
@@ -142,10 +153,10 @@ class Pulls:
             raise store.ApiError(409, "Head branch was modified. Review and try the merge again.")
         if method not in METHODS:
             raise store.ApiError(422, "Validation Failed", [_invalid("merge_method")])
-        if not getattr(repo, f"allow_{'merge_commit' if method == 'merge' else method + '_merge'}"):
+        if not _allowed(repo, method):
             raise store.ApiError(405, f"{METHODS[method]} are not allowed on this repository.")
         state = self.mergeability(repo, issue)
-        if state.state == "dirty" or (enforce_checks and state.state in ("blocked", "draft")):
+        if state.state == "dirty" or (enforce_checks and state.state in ("blocked", "behind", "draft")):
             raise store.ApiError(405, state.reason)
         for _ in range(3):
             base_sha = repo.git.resolve(f"refs/heads/{pull.base}") or pull.base_sha
@@ -251,6 +262,10 @@ class Pulls:
         self.refresh(repo, issue)
         if expected_head and expected_head != pull.head_sha:
             raise GraphQLError("UNPROCESSABLE", "Pull request Head sha didn't match expected head sha")
+        if not _allowed(repo, method.lower()):
+            raise GraphQLError(
+                "UNPROCESSABLE", f"Pull request {METHODS.get(method.lower(), method)} are not allowed"
+            )
         if pull.base not in repo.protection:
             unprotected = "Pull request Protected branch rules not configured for this branch"
             raise GraphQLError("UNPROCESSABLE", unprotected)
@@ -290,6 +305,13 @@ class Pulls:
     def _emit(self, repo: store.Repo, issue: store.Issue, action: str, sender: store.User) -> None:
         if self.db.on_pull_event is not None:
             self.db.on_pull_event(repo, issue, action, sender)
+
+
+def _allowed(repo: store.Repo, method: str) -> bool:
+    """The repo settings ``allow_merge_commit`` / ``allow_squash_merge`` / ``allow_rebase_merge``."""
+    return method in METHODS and bool(
+        getattr(repo, f"allow_{'merge_commit' if method == 'merge' else method + '_merge'}")
+    )
 
 
 def _invalid(fieldname: str) -> dict[str, str]:

@@ -8,13 +8,15 @@ store lock. This module must not implement endpoint behaviour itself.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +31,7 @@ from bot.sandbox.github import (
     api_git,
     api_pulls,
     gitops,
+    hooks,
     limits,
     pulls,
     routing,
@@ -46,6 +49,13 @@ DEFAULT_PERMISSIONS = {
     "metadata": "read",
 }
 REPO_PATH = re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)(?:/|$)")
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    status: int
 
 
 class GitHubEmulator:
@@ -81,6 +91,8 @@ class GitHubEmulator:
         for full_name, path in (repos or {}).items():
             self.register_repo(full_name, Path(path))
         self._host, self._port = host, port
+        self.calls: list[Call] = []  # every API answer (admin routes excluded), for call-count tests
+        self._log_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -139,7 +151,14 @@ class GitHubEmulator:
     def register_repo(
         self, full_name: str, path: Path | str, default_branch: str | None = None, **settings: Any
     ) -> None:
-        self.db.add_repo(full_name, Path(path), default_branch, **settings)
+        protection = settings.pop("protection", None) or {}
+        collaborators = settings.pop("collaborators", None) or ()
+        repo = self.db.add_repo(full_name, Path(path), default_branch, **settings)
+        hooks.install(repo)
+        for login in collaborators:
+            self.add_collaborator(full_name, str(login))
+        for branch, rule in dict(protection).items():
+            self.protect(full_name, str(branch), **dict(rule))
 
     def add_token(self, token: str, login: str) -> None:
         with self.db.lock:
@@ -147,11 +166,72 @@ class GitHubEmulator:
             self.db.user(login)
 
     def set_required_contexts(self, full_name: str, branch: str, contexts: list[str]) -> None:
+        self.protect(full_name, branch, contexts=contexts)
+
+    def protect(
+        self,
+        full_name: str,
+        branch: str,
+        *,
+        contexts: Sequence[str] = (),
+        strict: bool = False,
+        reviews: int = 0,
+    ) -> None:
+        """A branch protection rule: required checks, up-to-date head (``strict``), approving reviews."""
         owner, _, name = full_name.partition("/")
         with self.db.lock:
             repo = self.db.repo(owner, name)
-            repo.protection[branch] = list(contexts)
+            repo.protection[branch] = store.Protection(list(contexts), strict, reviews)
+            hooks.install(repo)
             self.ctx.pulls.recheck_automerge(repo)
+
+    def unprotect(self, full_name: str, branch: str) -> None:
+        owner, _, name = full_name.partition("/")
+        with self.db.lock:
+            repo = self.db.repo(owner, name)
+            repo.protection.pop(branch, None)
+            hooks.install(repo)
+
+    def configure(self, full_name: str, **settings: Any) -> None:
+        """Repo settings such as ``allow_auto_merge`` or ``allow_merge_commit`` (as in Settings > General)."""
+        owner, _, name = full_name.partition("/")
+        with self.db.lock:
+            repo = self.db.repo(owner, name)
+            for key, value in settings.items():
+                if key not in api_admin.SETTINGS:
+                    raise ValueError(f"unknown repository setting {key!r}")
+                setattr(repo, key, value)
+
+    def add_past_pull(
+        self, full_name: str, head: str, *, title: str = "", body: str = "", labels: Sequence[str] = ()
+    ) -> int:
+        """Import a closed PR of the repo's past (no git work: its head and base are the base tip)."""
+        owner, _, name = full_name.partition("/")
+        with self.db.lock:
+            repo = self.db.repo(owner, name)
+            tip = repo.git.resolve(f"refs/heads/{repo.default_branch}") or ""
+            now, ident = self.db.clock(), self.db.new_id()
+            pull = store.Pull(head, repo.default_branch, tip, tip, id=ident)
+            pull.node_id = store.node_id("PullRequest", ident)
+            author = self.db.user("octocat")
+            issue = store.Issue(repo.next_number(), self.db.new_id(), title or head, body, author, now, now)
+            issue.pull, issue.state, issue.closed_at = pull, "closed", now
+            issue.labels = [self.db.label(repo, label) for label in labels]
+            repo.issues[issue.number] = issue
+            return issue.number
+
+    def add_collaborator(self, full_name: str, login: str) -> None:
+        owner, _, name = full_name.partition("/")
+        with self.db.lock:
+            self.db.repo(owner, name).collaborators.add(login.lower())
+            self.db.user(login)
+
+    def approve(self, full_name: str, number: int, login: str) -> None:
+        """A collaborator approves PR ``number`` (a review with event APPROVE)."""
+        owner, _, name = full_name.partition("/")
+        with self.db.lock:
+            repo = self.db.repo(owner, name)
+            api_admin.approve_pull(self.ctx, repo, number, login)
 
     def add_app(self, app_id: int, public_key_pem: str | None = None, slug: str = "githeal") -> None:
         with self.db.lock:
@@ -242,11 +322,41 @@ class GitHubEmulator:
         except Exception as exc:  # an emulator bug must surface as a 500, not kill the connection
             traceback.print_exc(file=sys.stderr)
             reply = routing.Reply(500, wire.error(500, f"emulator error: {exc}"))
+        if table is API_ROUTES and req.method == "GET" and reply.status == 200:
+            reply = self._conditional(req, reply, charged=bool(headers))
+            if reply.status == 304:
+                headers = {}
         if not headers and table is not api_admin.ROUTES:
             # GitHub sends the rate-limit headers on every API answer, refusals included.
             headers = self.ctx.limits.peek(req.user.login if req.user else limits.ANONYMOUS)
         reply.headers = {**headers, **reply.headers}
+        if table is not api_admin.ROUTES:
+            with self._log_lock:
+                self.calls.append(Call(req.method, path, reply.status))
         return reply
+
+    def _conditional(self, req: routing.Request, reply: routing.Reply, charged: bool) -> routing.Reply:
+        """ETag on every GET answer; ``If-None-Match`` with the current tag gets 304 and costs nothing.
+
+        GitHub: "Making a conditional request does not count against your primary rate limit if a
+        304 response is returned and the request was made while correctly authorized" (REST best
+        practices, "Use conditional requests"). Tags vary with the credential, like GitHub's
+        ``Vary: Accept, Authorization``.
+        """
+        digest = hashlib.sha256(
+            json.dumps([reply.body, reply.headers.get("Link", ""), req.bearer or ""], sort_keys=True).encode()
+        ).hexdigest()[:32]
+        etag = f'W/"{digest}"'
+        cache = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60"}
+        cache["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
+        given = next((v for k, v in req.headers.items() if k.lower() == "if-none-match"), "")
+        wanted = {t.strip() for t in given.split(",") if t.strip()}
+        if etag not in wanted and etag.removeprefix("W/") not in wanted:
+            reply.headers = {**reply.headers, **cache}
+            return reply
+        if charged and req.user is not None:
+            self.ctx.limits.refund(req.user.login)
+        return routing.Reply(304, None, {**cache, **{k: v for k, v in reply.headers.items() if k == "Link"}})
 
     def _authenticate(self, req: routing.Request, auth: str) -> None:
         scheme, _, credential = req.headers.get("Authorization", "").strip().partition(" ")

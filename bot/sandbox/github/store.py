@@ -103,6 +103,7 @@ class Pull:
     merge_commit_sha: str | None = None
     auto_merge: AutoMerge | None = None
     requested_reviewers: list[User] = field(default_factory=list)
+    approvals: dict[str, str] = field(default_factory=dict)  # reviewer login -> head sha approved
     node_id: str = ""
     id: int = 0
 
@@ -128,6 +129,20 @@ class Issue:
 
 
 @dataclass
+class Protection:
+    """A classic branch protection rule (what ``PUT /branches/{b}/protection`` sets).
+
+    ``contexts``: required status checks; ``strict``: the head must contain the base tip;
+    ``reviews``: required approving reviews. Any rule also means "changes through a pull request":
+    a direct push is refused with GH006 (see ``hooks``).
+    """
+
+    contexts: list[str] = field(default_factory=list)
+    strict: bool = False
+    reviews: int = 0
+
+
+@dataclass
 class Repo:
     owner: User
     name: str
@@ -135,14 +150,17 @@ class Repo:
     git: gitops.BareRepo
     default_branch: str
     created_at: datetime
-    allow_auto_merge: bool = True
+    # GitHub's defaults for a new repository: auto-merge off, all three merge methods on.
+    allow_auto_merge: bool = False
     allow_merge_commit: bool = True
     allow_squash_merge: bool = True
     allow_rebase_merge: bool = True
     delete_branch_on_merge: bool = False
     has_issues: bool = True
-    # branch -> required status contexts; a branch listed here counts as protected.
-    protection: dict[str, list[str]] = field(default_factory=dict)
+    # branch -> its protection rule; a branch listed here counts as protected.
+    protection: dict[str, Protection] = field(default_factory=dict)
+    # logins with access besides the owner: only they can be asked for a review (else 422)
+    collaborators: set[str] = field(default_factory=set)
     labels: dict[str, Label] = field(default_factory=dict)
     issues: dict[int, Issue] = field(default_factory=dict)
     statuses: dict[str, list[Status]] = field(default_factory=dict)
@@ -150,6 +168,9 @@ class Repo:
     @property
     def full_name(self) -> str:
         return f"{self.owner.login}/{self.name}"
+
+    def is_collaborator(self, login: str) -> bool:
+        return login.lower() == self.owner.login.lower() or login.lower() in self.collaborators
 
     def next_number(self) -> int:
         return max(self.issues, default=0) + 1
