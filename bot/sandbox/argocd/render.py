@@ -13,7 +13,7 @@ import fnmatch
 import posixpath
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from io import StringIO
@@ -71,9 +71,10 @@ class Resource:
 
 @dataclass(frozen=True)
 class Rendered:
-    revision: str
+    revision: str  # "" for a multi-source app, whose ``revisions`` follow spec.sources
     source_type: str  # Directory | Kustomize | Helm
     resources: tuple[Resource, ...]
+    revisions: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------- git
@@ -283,12 +284,19 @@ def _set_image(container: dict[str, Any], images: list[Mapping[str, Any]]) -> No
 
 
 def _helm(
-    files: Mapping[str, bytes], directory: str, app: str, keys: HelmKeys, params: Mapping[str, str]
+    files: Mapping[str, bytes],
+    directory: str,
+    app: str,
+    keys: HelmKeys,
+    params: Mapping[str, str],
+    overrides: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     chart = (_load(files, f"{directory}/Chart.yaml") or [{}])[0]
     values = (
         (_load(files, f"{directory}/values.yaml") or [{}])[0] if f"{directory}/values.yaml" in files else {}
     )
+    for extra in overrides:  # spec.source.helm.valueFiles, in order, like helm -f
+        values = _merge(values, dict(extra))
     for dotted, value in params.items():  # spec.source.helm.parameters, like --set
         node = values
         *parents, leaf = dotted.split(".")
@@ -359,7 +367,23 @@ def render(
     helm_params: Mapping[str, str] | None = None,
 ) -> Rendered:
     """All resources of ``path`` at ``sha``, namespaced into ``namespace`` where they name none."""
-    files = tree(repo, sha)
+    return render_files(
+        tree(repo, sha), sha, path, app=app, namespace=namespace, helm_keys=helm_keys, helm_params=helm_params
+    )
+
+
+def render_files(
+    files: Mapping[str, bytes],
+    revision: str,
+    path: str,
+    *,
+    app: str,
+    namespace: str,
+    helm_keys: HelmKeys | None = None,
+    helm_params: Mapping[str, str] | None = None,
+    values: Sequence[Mapping[str, Any]] = (),
+) -> Rendered:
+    """``render`` over a file mapping (a Git tree or an unpacked Helm chart); ``values``: helm -f files."""
     directory = path.strip("/") or "."
     names = {f.rsplit("/", 1)[-1] for f in files if posixpath.dirname(f) == directory.removeprefix(".")}
     if not any(f.startswith(directory + "/") or directory == "." for f in files):
@@ -367,7 +391,8 @@ def render(
     if names & {"kustomization.yaml", "kustomization.yml", "Kustomization"}:
         source_type, docs = "Kustomize", _kustomize(files, directory)
     elif "Chart.yaml" in names:
-        source_type, docs = "Helm", _helm(files, directory, app, helm_keys or HelmKeys(), helm_params or {})
+        keys = helm_keys or HelmKeys()
+        source_type, docs = "Helm", _helm(files, directory, app, keys, helm_params or {}, values)
     else:
         source_type = "Directory"
         docs = [
@@ -386,4 +411,4 @@ def render(
         ns = str(doc.get("metadata", {}).get("namespace", ""))
         res = Resource(group, version, str(doc["kind"]), ns, _name(doc), doc)
         resources[res.key] = res
-    return Rendered(sha, source_type, tuple(resources.values()))
+    return Rendered(revision, source_type, tuple(resources.values()))

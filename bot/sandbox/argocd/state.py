@@ -18,6 +18,7 @@ from bot.sandbox.argocd import render, workload
 
 ResourceKey = tuple[str, str, str, str]  # group, kind, namespace, name
 DEFAULT_SERVER = "https://kubernetes.default.svc"
+CONTROL_NAMESPACE = "argocd"  # where argocd-server runs; apps elsewhere need ``appNamespace``
 HEALTHY_KINDS = {"Service", "HorizontalPodAutoscaler", "Ingress", "PersistentVolumeClaim", "Namespace"}
 
 
@@ -52,6 +53,8 @@ class AppConfig:
     helm_parameters: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     revision_history_limit: int = 10
     deployed: bool = True
+    app_namespace: str = CONTROL_NAMESPACE  # metadata.namespace of the Application (apps in any namespace)
+    sources: tuple[Mapping[str, Any], ...] = ()  # spec.sources as on the wire: replaces the single source
 
     def spec(self) -> dict[str, Any]:
         source: dict[str, Any] = {
@@ -64,7 +67,7 @@ class AppConfig:
                 "parameters": [{"name": k, "value": v} for k, v in self.helm_parameters.items()]
             }
         spec: dict[str, Any] = {
-            "source": source,
+            **({"sources": [dict(s) for s in self.sources]} if self.sources else {"source": source}),
             "destination": {"server": DEFAULT_SERVER, "namespace": self.namespace or self.name},
             "project": self.project,
         }
@@ -81,6 +84,11 @@ class AppConfig:
         return spec
 
 
+def qualified(namespace: str, name: str) -> str:
+    """Argo CD's qualified app name: bare in the control-plane namespace, ``ns/name`` elsewhere."""
+    return name if namespace in ("", CONTROL_NAMESPACE) else f"{namespace}/{name}"
+
+
 @dataclass
 class HistoryItem:
     id: int
@@ -89,6 +97,8 @@ class HistoryItem:
     started_at: float
     source: dict[str, Any]
     initiated_by: dict[str, Any]
+    revisions: list[str] = field(default_factory=list)  # multi-source: index-aligned with ``sources``
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -102,7 +112,8 @@ class OpState:
 
     @property
     def revision(self) -> str:
-        return str(self.operation.get("sync", {}).get("revision", ""))
+        sync = self.operation.get("sync", {})
+        return str(sync.get("revision") or ("[" + ", ".join(sync.get("revisions") or []) + "]"))
 
 
 @dataclass
@@ -131,6 +142,7 @@ class App:
     resources: list[ResourceState] = field(default_factory=list)
     sync_status: str = ""
     sync_revision: str = ""
+    sync_revisions: list[str] = field(default_factory=list)  # multi-source apps only
     compared_to: dict[str, Any] | None = None
     health: str = ""
     health_message: str = ""
@@ -145,8 +157,13 @@ class App:
     next_poll: float = 0.0
     compare_at: float | None = None
     sync_error: str | None = None  # emulator behaviour: make every sync fail with this message
+    app_namespace: str = CONTROL_NAMESPACE
 
     # -- spec accessors
+
+    @property
+    def key(self) -> str:
+        return qualified(self.app_namespace, self.name)
 
     @property
     def project(self) -> str:
@@ -155,6 +172,15 @@ class App:
     @property
     def source(self) -> dict[str, Any]:
         return dict(self.spec.get("source") or {})
+
+    @property
+    def multi(self) -> bool:
+        """``spec.sources`` set: status revisions are index-aligned lists (argocd-api.md section 4)."""
+        return bool(self.spec.get("sources"))
+
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        return [dict(s) for s in self.spec.get("sources") or []]
 
     @property
     def namespace(self) -> str:
@@ -186,6 +212,10 @@ def validate_spec(spec: Any) -> dict[str, Any]:
     """The subset of Argo CD's spec validation that a patch can break here."""
     if not isinstance(spec, dict):
         raise RequestError(3, "spec must be an object")
+    if isinstance(spec.get("sources"), list) and spec["sources"]:
+        if not all(isinstance(s, dict) and s.get("repoURL") for s in spec["sources"]):
+            raise RequestError(3, "application spec is invalid: InvalidSpecError: repoURL is required")
+        return spec
     source = spec.get("source")
     if not isinstance(source, dict) or not isinstance(source.get("repoURL"), str) or not source["repoURL"]:
         raise RequestError(
@@ -267,6 +297,14 @@ def resource_result(res: render.Resource, status: str, message: str) -> dict[str
 def sync_result(
     app: App, target: render.Rendered, resources: list[dict[str, Any]], source: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    if app.multi:  # revision "" and source {"repoURL":""}: the lists carry them (argocd-api.md section 4)
+        return {
+            "resources": resources,
+            "revision": "",
+            "source": {},
+            "revisions": list(target.revisions),
+            "sources": app.sources,
+        }
     return {
         "resources": resources,
         "revision": target.revision,

@@ -116,14 +116,14 @@ def events(app: state.App) -> dict[str, Any]:
     for i, event in enumerate(app.events):
         meta = {
             "name": f"{app.name}.{uuid.uuid5(uuid.UUID(app.uid), str(i)).hex[:16]}",
-            "namespace": wire.CONTROL_NAMESPACE,
+            "namespace": app.app_namespace,
             "uid": wire.uid(app, "event", str(i)),
             "resourceVersion": str(i + 1),
             "creationTimestamp": wire.ts(event["at"]),
         }
         involved = {
             "kind": "Application",
-            "namespace": wire.CONTROL_NAMESPACE,
+            "namespace": app.app_namespace,
             "name": app.name,
             "uid": app.uid,
             "apiVersion": "argoproj.io/v1alpha1",
