@@ -54,6 +54,7 @@ class Result:
     diff: str = ""
     context: message.HealContext | None = None
     at: datetime | None = None
+    argocd_app: str | None = None  # the Application it was resolved to (selector apps), ``ns/name`` outside
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ def execute(
             result = Result(action, Outcome.REFUSED, str(exc))
         except errors.BotError as exc:
             result = Result(action, Outcome.FAILED, str(exc))
-        result = Result(**{**result.__dict__, "at": at})
+        result = Result(**{**result.__dict__, "at": at, "argocd_app": _argo_name(action.app, tools, obs)})
         log.event(
             "heal." + result.outcome.value,
             app=action.app,

@@ -1,8 +1,10 @@
 """One cycle's observation of every managed app: Argo CD status plus SLO reports, as one Snapshot.
 
-Argo CD is read with one list call and Prometheus with one batched query per (SLO x window), all at
-one pinned evaluation time. A failure of either system, or of one app, becomes data in the snapshot
-(an error string, QUERY_ERROR samples), never an exception that stops the other apps.
+Argo CD is read with one list call (every enabled app namespace; apps outside the control-plane one are
+named ``ns/name``) and Prometheus with one batched query per (SLO x window), all at one pinned
+evaluation time. A multi-source app's status is focused on the Git source in the app's repo that holds
+its paths. A failure of either system, or of one app, becomes data in the snapshot (an error string,
+QUERY_ERROR samples), never an exception that stops the other apps.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from bot import errors, model
-from bot.clients import argocd, prometheus
+from bot.clients import argoapp, argocd, prometheus
 from bot.observe import collect
 
 
@@ -23,9 +25,11 @@ class Target:
     """One configured app: its name for the bot, how to find it in Argo CD, its SLOs."""
 
     app: str
-    argocd_app: str | None  # exact Application name, or None when chosen by selector
+    argocd_app: str | None  # exact Application name (``ns/name`` or bare), or None when chosen by selector
     selector: Mapping[str, str] | None
     slos: tuple[str, ...]
+    repo_url: str = ""  # the Git repo the bot edits: picks the source of a multi-source app
+    paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,14 +46,30 @@ class Sources:
     replicas_query: str | None = None
 
 
-def _pick(target: Target, statuses: Sequence[model.AppStatus]) -> tuple[model.AppStatus | None, str]:
+def _named(wanted: str, statuses: Sequence[model.AppStatus], namespace: str | None) -> list[model.AppStatus]:
+    """``ns/name`` exactly; a bare name: the app of that name in ``namespace`` (config), else anywhere."""
+    exact = [s for s in statuses if s.name == wanted]
+    if exact or "/" in wanted:
+        return exact
+    if namespace:
+        return [s for s in statuses if s.name == f"{namespace}/{wanted}"]
+    return [s for s in statuses if argoapp.split_name(s.name)[1] == wanted]
+
+
+def _pick(
+    target: Target, statuses: Sequence[model.AppStatus], namespace: str | None = None
+) -> tuple[model.AppStatus | None, str]:
     if target.argocd_app is not None:
-        found = [s for s in statuses if s.name == target.argocd_app]
+        found = _named(target.argocd_app, statuses, namespace)
     else:
         wanted = dict(target.selector or {})
         found = [s for s in statuses if all(s.labels.get(k) == v for k, v in wanted.items())]
     if len(found) == 1:
-        return found[0], ""
+        status = found[0]
+        if status.sources:
+            index = argoapp.source_index(status.sources, target.repo_url, target.paths)
+            status = argoapp.focus(status, index)
+        return status, ""
     if not found:
         return None, f"no Argo CD application matches {target.argocd_app or dict(target.selector or {})}"
     return None, f"{len(found)} Argo CD applications match the selector: {', '.join(s.name for s in found)}"
@@ -108,7 +128,7 @@ def observe(
 
     apps: dict[str, model.AppObservation] = {}
     for t in chosen:
-        status, why = (None, argo_error) if argo_error else _pick(t, statuses)
+        status, why = (None, argo_error) if argo_error else _pick(t, statuses, sources.argocd.app_namespace)
         replicas = reps.get(t.app)
         apps[t.app] = model.AppObservation(
             app=t.app,

@@ -44,6 +44,8 @@ def targets(rt: wiring.Runtime) -> list[snapshot.Target]:
             argocd_app=(spec.argocd_app or (None if spec.selector else name)),
             selector=spec.selector,
             slos=spec.slos,
+            repo_url=rt.settings.repos[spec.repo].url,
+            paths=spec.paths,
         )
         for name, spec in rt.settings.apps.items()
     ]

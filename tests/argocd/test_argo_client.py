@@ -94,12 +94,14 @@ def test_multi_source_and_disabled_automation() -> None:
         },
     }
     app = argocd.parse_app(raw)
+    # revisions[i] belongs to sources[i] (argocd-api.md section 4): app.git is sources[1], so "def".
     assert (app.repo_url, app.path, app.revision, app.history[0].revision) == (
         "https://x/app.git",
         "charts/shop",
-        "abc",
-        "abc",
+        "def",
+        "def",
     )
+    assert app.revisions == ("abc", "def") and app.source_index == 1
     assert not app.auto_sync and not app.self_heal
     assert argocd.parse_app({}).name == "" and argocd.parse_time("garbage") is None
 
