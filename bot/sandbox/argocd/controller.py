@@ -190,7 +190,7 @@ class Controller:
         if app.desired is None:
             app.sync_status, app.sync_revision, app.sync_revisions = "Unknown", "", []
         else:
-            app.sync_status, app.resources = state.compare(app.desired, app.live)
+            app.sync_status, app.resources = state.compare(app.desired, app.live, app.ignore_differences)
             app.sync_revision, app.sync_revisions = app.desired.revision, list(app.desired.revisions)
         if old_status and old_status != app.sync_status:
             app.event(now, "ResourceUpdated", f"Updated sync status: {old_status} -> {app.sync_status}")

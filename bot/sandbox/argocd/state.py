@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -50,6 +50,7 @@ class AppConfig:
     self_heal: bool = False
     prune: bool = False
     sync_options: tuple[str, ...] = ()
+    ignore_differences: tuple[Mapping[str, Any], ...] = ()  # spec.ignoreDifferences
     helm_parameters: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     revision_history_limit: int = 10
     deployed: bool = True
@@ -80,6 +81,8 @@ class AppConfig:
             policy["syncOptions"] = list(self.sync_options)
         if policy:
             spec["syncPolicy"] = policy
+        if self.ignore_differences:
+            spec["ignoreDifferences"] = [dict(rule) for rule in self.ignore_differences]
         spec["revisionHistoryLimit"] = self.revision_history_limit
         return spec
 
@@ -192,6 +195,10 @@ class App:
         return auto if isinstance(auto, dict) and auto.get("enabled", True) is not False else None
 
     @property
+    def ignore_differences(self) -> list[dict[str, Any]]:
+        return [dict(rule) for rule in self.spec.get("ignoreDifferences") or []]
+
+    @property
     def sync_options(self) -> list[str]:
         return list((self.spec.get("syncPolicy") or {}).get("syncOptions") or [])
 
@@ -234,14 +241,36 @@ def validate_spec(spec: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- comparison and health
 
 
+def normalize(res: render.Resource, ignore: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The manifest without the ``spec.ignoreDifferences`` jsonPointers that match the resource (what
+    ``normalizedLiveState`` shows and what the comparison uses)."""
+    manifest = copy.deepcopy(dict(res.manifest))
+    for rule in ignore:
+        if (rule.get("kind"), rule.get("group", "")) != (res.kind, res.group):
+            continue
+        if rule.get("name") not in (None, "", res.name):
+            continue
+        for pointer in rule.get("jsonPointers") or []:
+            *parents, leaf = [p.replace("~1", "/").replace("~0", "~") for p in str(pointer).split("/")[1:]]
+            node: Any = manifest
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node.pop(leaf, None)
+    return manifest
+
+
 def compare(
-    desired: render.Rendered, live: Mapping[ResourceKey, render.Resource]
+    desired: render.Rendered,
+    live: Mapping[ResourceKey, render.Resource],
+    ignore: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[str, list[ResourceState]]:
-    """Synced iff every desired resource is live and identical, and nothing extra is live."""
+    """Synced iff every desired resource is live and identical (but for ignored differences), and
+    nothing extra is live."""
     states: list[ResourceState] = []
     for res in desired.resources:
         current = live.get(res.key)
-        synced = current is not None and current.manifest == res.manifest
+        synced = current is not None and normalize(current, ignore) == normalize(res, ignore)
         states.append(ResourceState(res, "Synced" if synced else "OutOfSync"))
     wanted = {res.key for res in desired.resources}
     for key, res in live.items():

@@ -75,10 +75,10 @@ def tree(app: state.App, model: workload.WorkloadModel, now: float) -> dict[str,
     return {"nodes": nodes}
 
 
-def _masked(res: render.Resource | None) -> str:
+def _masked(res: render.Resource | None, manifest: dict[str, Any] | None = None) -> str:
     if res is None:
         return "null"
-    manifest = dict(res.manifest)
+    manifest = dict(res.manifest) if manifest is None else manifest
     if res.kind == "Secret":
         manifest["data"] = {k: "+" * (8 + i) for i, k in enumerate(manifest.get("data") or {})}
     return json.dumps(manifest, separators=(",", ":"))
@@ -101,14 +101,30 @@ def managed_resources(app: state.App, filters: Mapping[str, str]) -> dict[str, A
             "namespace": res.namespace,
             "name": res.name,
             "targetState": _masked(target),
-            "liveState": _masked(live),
-            "normalizedLiveState": _masked(live),
+            # liveState is the object as the cluster returns it (server-set metadata, status);
+            # normalizedLiveState drops that and the ignoreDifferences paths (controller getResourcesDiffs).
+            "liveState": _masked(live, _as_served(app, live)),
+            "normalizedLiveState": _masked(
+                live, state.normalize(live, app.ignore_differences) if live else None
+            ),
             "predictedLiveState": _masked(target),
             "resourceVersion": str(app.resource_version) if live else "",
             "modified": (target.manifest if target else None) != (live.manifest if live else None),
         }
         items.append(wire.shape(item, ()))
     return {"items": items}
+
+
+def _as_served(app: state.App, res: render.Resource | None) -> dict[str, Any] | None:
+    """The live object with what the API server adds: uid, resourceVersion, generation, a status."""
+    if res is None:
+        return None
+    manifest = dict(res.manifest)
+    meta = {**(manifest.get("metadata") or {}), "uid": wire.uid(app, *res.key)}
+    manifest["metadata"] = {**meta, "resourceVersion": str(app.resource_version), "generation": 1}
+    if (wl := workload.workload_of(res)) is not None:
+        manifest["status"] = {"observedGeneration": 1, "replicas": wl.replicas, "readyReplicas": wl.replicas}
+    return manifest
 
 
 def events(app: state.App) -> dict[str, Any]:

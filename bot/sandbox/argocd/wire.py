@@ -102,7 +102,7 @@ def error(code: int, message: str) -> dict[str, Any]:
 
 
 def source(data: Mapping[str, Any] | None) -> dict[str, Any]:
-    return shape(data or {}, SOURCE, keep=("repoURL",))
+    return shape({"repoURL": "", **(data or {})}, SOURCE, keep=("repoURL",))  # a struct: never omitted
 
 
 def spec(data: Mapping[str, Any]) -> dict[str, Any]:
