@@ -153,6 +153,23 @@ def _client(handler: Any) -> argocd.ArgoCDClient:
         (405, "Method Not Allowed\n", errors.ArgoCDInvalidArgument, False),
         (415, "Invalid content type\n", errors.ArgoCDInvalidArgument, False),
         (502, "<html>bad gateway</html>", errors.ArgoCDUnavailable, True),
+        # The HTTP status decides retrying: 5xx (and 408/429) temporary, other 4xx permanent, whatever the
+        # gRPC code (argocd-api.md section 0 table); FailedPrecondition is the documented 4xx exception.
+        (
+            504,
+            {"error": "x", "code": 4, "message": "context deadline exceeded"},
+            errors.ArgoCDUnavailable,
+            True,
+        ),
+        (500, {"error": "x", "code": 3, "message": "odd"}, errors.ArgoCDUnavailable, True),
+        (
+            429,
+            {"error": "x", "code": 8, "message": "too many login attempts"},
+            errors.ArgoCDUnavailable,
+            True,
+        ),
+        (409, {"error": "x", "code": 10, "message": "conflict"}, errors.ArgoCDInvalidArgument, False),
+        (400, {"error": "x", "code": 12, "message": "unimplemented"}, errors.ArgoCDInvalidArgument, False),
     ],
 )
 def test_error_translation(
