@@ -291,3 +291,30 @@ def test_refresh_blocks_until_the_controller_reconciles_and_can_time_out(repo: R
             client.status("checkout", refresh="normal")
         assert exc.value.temporary
         assert client.refresh("checkout").name == "checkout"  # the wait failed; the current status instead
+
+
+def test_multi_source_sync_takes_revisions_with_one_based_positions(
+    tmp_path: Path, repo: Repo, clock: Clock
+) -> None:
+    """argocd-api.md section 4: ``revisions`` + ``sourcePositions`` (1-based) as parallel arrays; a
+    position out of range is an error; overriding a source under auto-sync is 400 FailedPrecondition."""
+    good = repo.commit(values("1.0.0"), "shop 1.0.0")
+    repo.commit(values("1.1.0"), "shop 1.1.0")
+    sources = shop_sources(helm_repository(tmp_path), repo)
+    config = state.AppConfig(name="shop", repo_url="", project="shop", sources=sources, automated=True)
+    with _emulator(clock, [config]) as emu, httpx.Client(base_url=emu.url, headers=AUTH) as http:
+        out_of_range = http.post(
+            "/api/v1/applications/shop/sync", json={"revisions": [good], "sourcePositions": [3]}
+        )
+        assert (out_of_range.status_code, out_of_range.json()["code"]) == (400, 3)
+        refused = http.post(
+            "/api/v1/applications/shop/sync", json={"revisions": [good], "sourcePositions": [2]}
+        )
+        assert refused.status_code == 400 and refused.json()["message"] == (
+            f"Cannot sync source {repo.bare} to {good}: auto-sync currently set to main"
+        )
+        argocd.ArgoCDClient(http, token=API_TOKEN).set_auto_sync("shop", False)
+        pinned = http.post(
+            "/api/v1/applications/shop/sync", json={"revisions": [good], "sourcePositions": [2]}
+        )
+        assert pinned.json()["operation"]["sync"]["revisions"] == ["1.2.0", good]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.sandbox.argocd import controller, state, views, wire
+from bot.sandbox.argocd import controller, patches, state, views, wire
 
 if TYPE_CHECKING:
     from bot.sandbox.argocd.server import ArgoCDEmulator
@@ -230,32 +230,6 @@ def userinfo(c: Ctx) -> Any:
 # ----------------------------------------------------------------------------- applications
 
 
-def _selector(text: str) -> Callable[[Mapping[str, str]], bool]:
-    """Kubernetes label selectors: k=v, k==v, k!=v, k in (a,b), k notin (a,b), k, !k."""
-    checks: list[Callable[[Mapping[str, str]], bool]] = []
-    for raw in re.split(r",(?![^()]*\))", text):
-        part = raw.strip()
-        if not part:
-            continue
-        if m := re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", part):
-            checks.append(_among(m[1], {v.strip() for v in m[3].split(",")}, m[2] == "in"))
-        elif m := re.fullmatch(r"([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)", part):
-            checks.append(_among(m[1], {m[3]}, m[2] != "!="))
-        elif m := re.fullmatch(r"(!?)([\w./-]+)", part):
-            checks.append(_exists(m[2], not m[1]))
-        else:
-            raise state.RequestError(2, f"error parsing the selector: unable to parse requirement: {part!r}")
-    return lambda labels: all(check(labels) for check in checks)
-
-
-def _among(key: str, values: set[str], inside: bool) -> Callable[[Mapping[str, str]], bool]:
-    return lambda labels: (labels.get(key) in values) == inside
-
-
-def _exists(key: str, present: bool) -> Callable[[Mapping[str, str]], bool]:
-    return lambda labels: (key in labels) == present
-
-
 LIST_FIELDS = {
     "metadata.name",
     "metadata.namespace",
@@ -286,7 +260,7 @@ LIST_FIELDS = {
 @route("GET", "/api/v1/applications")
 def list_apps(c: Ctx) -> Any:
     projects = set(c.request.query.get("projects", []) + c.request.query.get("project", []))
-    selector = _selector(c.request.q("selector") or "")
+    selector = views.selector(c.request.q("selector") or "")
     repo, name, namespace = c.request.q("repo"), c.request.q("name"), c.request.q("appNamespace")
     apps = [
         app
@@ -345,8 +319,8 @@ def patch_app(c: Ctx) -> Any:
     except ValueError as exc:
         raise state.RequestError(3, f"error unmarshaling patch: {exc}") from exc
     current = {"metadata": {"labels": app.labels, "annotations": app.annotations}, "spec": app.spec}
-    patched = state.merge_patch(current, patch) if kind == "merge" else state.json_patch(current, patch)
-    spec = state.validate_spec(patched.get("spec"))
+    patched = patches.merge_patch(current, patch) if kind == "merge" else patches.json_patch(current, patch)
+    spec = patches.validate_spec(patched.get("spec"))
     meta = patched.get("metadata") or {}
     app.labels, app.annotations = dict(meta.get("labels") or {}), dict(meta.get("annotations") or {})
     source_changed = (spec.get("source"), spec.get("sources")) != (

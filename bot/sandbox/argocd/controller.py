@@ -258,7 +258,7 @@ class Controller:
         target, revision = str(source.get("targetRevision", "")), str(body.get("revision") or "")
         sync: dict[str, Any]
         if app.multi:
-            sync = self._multi_sync(app, body)
+            sync = sources.sync_request(app.sources, app.automated is not None, body)
             revision, sha = "", str(sync["revisions"])
         else:
             if revision and app.automated is not None and not body.get("dryRun") and revision != target:
@@ -279,28 +279,6 @@ class Controller:
         retry = body.get("retryStrategy") or (app.spec.get("syncPolicy") or {}).get("retry") or {}
         self._start(app, now, {"sync": sync, "initiatedBy": {"username": user}, "retry": retry})
         app.event(now, "OperationStarted", f"{user} initiated sync to {revision or target} ({sha})")
-
-    def _multi_sync(self, app: state.App, body: dict[str, Any]) -> dict[str, Any]:
-        """``revisions`` + 1-based ``sourcePositions`` override single sources; ``revision`` is ignored."""
-        wanted = [str(s.get("targetRevision", "")) for s in app.sources]
-        overrides, positions = body.get("revisions") or [], body.get("sourcePositions") or []
-        if len(overrides) != len(positions):
-            raise state.RequestError(3, "revisions and sourcePositions must have the same length")
-        for rev, pos in zip(overrides, positions, strict=True):
-            if not isinstance(pos, int) or not 1 <= pos <= len(wanted):
-                raise state.RequestError(3, f"source position is out of range: {pos}")
-            current = wanted[pos - 1]
-            if app.automated is not None and not body.get("dryRun") and rev and rev != current:
-                repo = app.sources[pos - 1].get("repoURL")
-                raise state.RequestError(
-                    9, f"Cannot sync source {repo} to {rev}: auto-sync currently set to {current}"
-                )
-            wanted[pos - 1] = str(rev) or current
-        try:
-            revs = [sources.resolve(s, wanted[i]) for i, s in enumerate(app.sources)]
-        except render.RenderError as exc:
-            raise state.RequestError(2, exc.message) from exc
-        return {"sources": app.sources, "revisions": revs}
 
     def request_rollback(
         self, app: state.App, history_id: int, prune: bool, dry_run: bool, user: str

@@ -17,7 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from bot.sandbox.argocd import render
+from bot.sandbox.argocd import render, state
 
 
 def resolve(source: Mapping[str, Any], revision: str | None = None) -> str:
@@ -109,3 +109,29 @@ def render_all(
         kinds.append(out.source_type)
         resources.update({r.key: r for r in out.resources})
     return render.Rendered("", kinds[0] if kinds else "Directory", tuple(resources.values()), tuple(revs))
+
+
+def sync_request(
+    sources: Sequence[Mapping[str, Any]], automated: bool, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A multi-source sync: ``revisions`` + 1-based ``sourcePositions`` override single sources and
+    ``revision`` is ignored (argocd-api.md section 4); returns the operation's sources and revisions."""
+    wanted = [str(s.get("targetRevision", "")) for s in sources]
+    overrides, positions = body.get("revisions") or [], body.get("sourcePositions") or []
+    if len(overrides) != len(positions):
+        raise state.RequestError(3, "revisions and sourcePositions must have the same length")
+    for rev, pos in zip(overrides, positions, strict=True):
+        if not isinstance(pos, int) or not 1 <= pos <= len(wanted):
+            raise state.RequestError(3, f"source position is out of range: {pos}")
+        current = wanted[pos - 1]
+        if automated and not body.get("dryRun") and rev and rev != current:
+            repo = sources[pos - 1].get("repoURL")
+            raise state.RequestError(
+                9, f"Cannot sync source {repo} to {rev}: auto-sync currently set to {current}"
+            )
+        wanted[pos - 1] = str(rev) or current
+    try:
+        revs = [resolve(s, wanted[i]) for i, s in enumerate(sources)]
+    except render.RenderError as exc:
+        raise state.RequestError(2, exc.message) from exc
+    return {"sources": [dict(s) for s in sources], "revisions": revs}

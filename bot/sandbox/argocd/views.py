@@ -8,8 +8,9 @@ state under the caller's lock and must not change it.
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot.sandbox.argocd import render, state, wire, workload
@@ -187,3 +188,29 @@ def drop(data: Mapping[str, Any], paths: Sequence[Sequence[str]]) -> dict[str, A
             continue
         out[key] = drop(value, sub) if sub and isinstance(value, Mapping) else value
     return out
+
+
+def selector(text: str) -> Callable[[Mapping[str, str]], bool]:
+    """Kubernetes label selectors: k=v, k==v, k!=v, k in (a,b), k notin (a,b), k, !k."""
+    checks: list[Callable[[Mapping[str, str]], bool]] = []
+    for raw in re.split(r",(?![^()]*\))", text):
+        part = raw.strip()
+        if not part:
+            continue
+        if m := re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", part):
+            checks.append(_among(m[1], {v.strip() for v in m[3].split(",")}, m[2] == "in"))
+        elif m := re.fullmatch(r"([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)", part):
+            checks.append(_among(m[1], {m[3]}, m[2] != "!="))
+        elif m := re.fullmatch(r"(!?)([\w./-]+)", part):
+            checks.append(_exists(m[2], not m[1]))
+        else:
+            raise state.RequestError(2, f"error parsing the selector: unable to parse requirement: {part!r}")
+    return lambda labels: all(check(labels) for check in checks)
+
+
+def _among(key: str, values: set[str], inside: bool) -> Callable[[Mapping[str, str]], bool]:
+    return lambda labels: (labels.get(key) in values) == inside
+
+
+def _exists(key: str, present: bool) -> Callable[[Mapping[str, str]], bool]:
+    return lambda labels: (key in labels) == present
