@@ -216,6 +216,19 @@ class Deployment:
     revision: str
     deployed_at: datetime | None
     started_at: datetime | None = None
+    revisions: tuple[str, ...] = ()  # multi-source apps: one per spec.sources entry, index-aligned
+
+
+@dataclass(frozen=True)
+class AppSource:
+    """One entry of a multi-source app's ``spec.sources``."""
+
+    repo_url: str
+    path: str = ""
+    target_revision: str = ""
+    chart: str = ""  # set: a Helm-repository source whose "revision" is a chart version, not a SHA
+    ref: str = ""  # set: other sources read its files as ``$ref/...`` value files
+    value_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +256,13 @@ class AppStatus:
     history: tuple[Deployment, ...] = ()
     images: tuple[str, ...] = ()
     health_message: str = ""
+    # Multi-source apps: all sources and their index-aligned revisions; ``repo_url``, ``path``,
+    # ``revision``, ``operation_revision`` and ``history[].revision`` above are those of
+    # ``sources[source_index]``, the Git source holding the app's manifests or values.
+    sources: tuple[AppSource, ...] = ()
+    revisions: tuple[str, ...] = ()
+    operation_revisions: tuple[str, ...] = ()
+    source_index: int = 0
     app_namespace: str = ""  # metadata.namespace: where the Application object lives
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source_type: str = ""  # status.sourceType (Helm, Kustomize, Directory, Plugin), else inferred

@@ -137,11 +137,29 @@ def _images(obj: Mapping[str, Any]) -> dict[str, str]:
 Drift = tuple[str, str, str, Any]  # (kind/name, what, key, live value)
 
 
-def drift(resources: Sequence[Mapping[str, Any]]) -> list[Drift]:
-    """What differs between live and Git for the fields githeal knows how to write back."""
-    found: list[Drift] = []
+def _hpa_targets(resources: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """(kind, name) of every workload an HPA scales: its replicas belong to the HPA, never to Git."""
+    owned = set()
     for r in resources:
-        live, target = _state(r.get("liveState")), _state(r.get("targetState"))
+        if r.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        for raw in (r.get("targetState"), r.get("normalizedLiveState"), r.get("liveState")):
+            ref = (_state(raw).get("spec") or {}).get("scaleTargetRef") or {}
+            if ref.get("kind") and ref.get("name"):
+                owned.add((str(ref["kind"]), str(ref["name"])))
+    return owned
+
+
+def drift(resources: Sequence[Mapping[str, Any]]) -> list[Drift]:
+    """What differs between live and Git for the fields githeal knows how to write back.
+
+    Live is ``normalizedLiveState`` (the app's ignoreDifferences removed, as Argo CD compares), not the
+    raw ``liveState``; replicas of a workload an HPA targets are skipped."""
+    found: list[Drift] = []
+    scaled = _hpa_targets(resources)
+    for r in resources:
+        live = _state(r.get("normalizedLiveState") or r.get("liveState"))
+        target = _state(r.get("targetState"))
         if not live or not target:
             continue
         who = f"{r.get('kind')}/{r.get('name')}"
@@ -154,7 +172,8 @@ def drift(resources: Sequence[Mapping[str, Any]]) -> list[Drift]:
             (live.get("spec") or {}).get("replicas"),
             (target.get("spec") or {}).get("replicas"),
         )
-        if isinstance(live_reps, int) and live_reps != want_reps:
+        owned = (str(r.get("kind")), str(r.get("name"))) in scaled
+        if isinstance(live_reps, int) and live_reps != want_reps and not owned:
             found.append((who, "replicas", "", live_reps))
         want_images = _images(target)
         for name, image in sorted(_images(live).items()):

@@ -54,6 +54,7 @@ class Result:
     diff: str = ""
     context: message.HealContext | None = None
     at: datetime | None = None
+    argocd_app: str | None = None  # the Application it was resolved to (selector apps), ``ns/name`` outside
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,20 @@ def _argo_name(app: str, tools: Tools, obs: model.AppObservation | None) -> str:
     return tools.settings.apps[app].argocd_app or app
 
 
+def _enforce(action: model.Action, obs: model.AppObservation | None, tools: Tools) -> str:
+    """Sync Git over the drift. An operation already running (an auto-sync) also applies Git: that is
+    the heal in progress, and verification waits for it at the heal commit, not a failure."""
+    try:
+        tools.argocd.sync(
+            _argo_name(action.app, tools, obs), obs.status.project if obs and obs.status else None
+        )
+    except errors.ArgoCDFailedPrecondition as exc:
+        if "another operation is already in progress" not in str(exc):
+            raise
+        return "another operation is already in progress: Argo CD applies Git with it; verification waits"
+    return "Argo CD sync requested"
+
+
 def _repo(action: model.Action, tools: Tools) -> tuple[tree.RepoSettings, gitrepo.WorkingClone]:
     spec = tools.settings.apps[action.app]
     return tools.settings.repos[spec.repo], tools.clones[spec.repo]
@@ -316,12 +331,8 @@ def _one(
             return Result(action, Outcome.DUPLICATE, "the same heal landed meanwhile", context=ctx)
         landed = pushed.sha or sha
         if empty:
-            tools.argocd.sync(
-                _argo_name(action.app, tools, obs), obs.status.project if obs and obs.status else None
-            )
-            return Result(
-                action, Outcome.SYNCED, "Argo CD sync requested", landed, landed, diff=diff, context=ctx
-            )
+            detail = _enforce(action, obs, tools)
+            return Result(action, Outcome.SYNCED, detail, landed, landed, diff=diff, context=ctx)
         return Result(
             action, Outcome.COMMITTED, f"pushed {landed[:7]}", landed, landed, diff=diff, context=ctx
         )
@@ -343,7 +354,7 @@ def execute(
             result = Result(action, Outcome.REFUSED, str(exc))
         except errors.BotError as exc:
             result = Result(action, Outcome.FAILED, str(exc))
-        result = Result(**{**result.__dict__, "at": at})
+        result = Result(**{**result.__dict__, "at": at, "argocd_app": _argo_name(action.app, tools, obs)})
         log.event(
             "heal." + result.outcome.value,
             app=action.app,

@@ -1,144 +1,61 @@
 """Argo CD REST client: the only module that talks to Argo CD's API server (over an injected httpx.Client).
 
 It sends requests exactly as the grpc-gateway wants them (Content-Type on every non-GET, ``syncOptions``
-as ``{"items": [...]}``, ``project`` whenever known) and translates every failure into the
-``errors.ArgoCDError`` subtree by gRPC code. It parses Applications into ``model.AppStatus`` but makes
-no decisions: retries, waiting and verification belong to the callers.
+as ``{"items": [...]}``, ``project`` whenever known, ``appNamespace`` for apps named ``ns/name`` or when
+configured), keeps a session login alive (a new login before the token expires or after a 401, since
+the server renews sessions only through a cookie it then ignores in favour of our Bearer header), and
+translates every failure into the ``errors.ArgoCDError`` subtree: 5xx and timeouts temporary, 4xx
+permanent (except FailedPrecondition, e.g. "another operation is already in progress"). Parsing lives
+in ``argoapp``; retries, waiting and verification belong to the callers.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
 import httpx
 
 from bot import errors, model
+from bot.clients import argoapp
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+SESSION_PATH = "/api/v1/session"
+COOKIE = "argocd.token"
 
 
-# ----------------------------------------------------------------------------- raw JSON (partial shapes)
-class Source(TypedDict, total=False):
-    repoURL: str
-    path: str
-    targetRevision: str
-    chart: str
-    ref: str
-    helm: dict[str, Any]
-    kustomize: dict[str, Any]
-
-
-class Automated(TypedDict, total=False):
-    prune: bool
-    selfHeal: bool
-    allowEmpty: bool
-    enabled: bool
-
-
-class SyncPolicy(TypedDict, total=False):
-    automated: Automated
-    syncOptions: list[str]
-
-
-class Spec(TypedDict, total=False):
-    source: Source
-    sources: list[Source]
-    destination: dict[str, str]
-    project: str
-    syncPolicy: SyncPolicy
-
-
-class HistoryEntry(TypedDict, total=False):
-    id: int
-    revision: str
-    revisions: list[str]
-    deployedAt: str
-    deployStartedAt: str
-    source: Source
-    initiatedBy: dict[str, Any]
-
-
-class OperationState(TypedDict, total=False):
-    operation: dict[str, Any]
-    phase: str
-    message: str
-    syncResult: dict[str, Any]
-    startedAt: str
-    finishedAt: str | None
-
-
-class Status(TypedDict, total=False):
-    resources: list[dict[str, Any]]
-    sync: dict[str, Any]
-    health: dict[str, str]
-    history: list[HistoryEntry]
-    conditions: list[dict[str, str]]
-    reconciledAt: str
-    operationState: OperationState
-    summary: dict[str, list[str]]
-    sourceType: str
-
-
-class Application(TypedDict, total=False):
-    metadata: dict[str, Any]
-    spec: Spec
-    status: Status
-    operation: dict[str, Any]
-
-
-class ResourceNode(TypedDict, total=False):
-    group: str
-    kind: str
-    namespace: str
-    name: str
-    parentRefs: list[dict[str, str]]
-    images: list[str]
-    health: dict[str, str]
-
-
-class ApplicationTree(TypedDict, total=False):
-    nodes: list[ResourceNode]
-    orphanedNodes: list[ResourceNode]
-
-
-class ResourceDiff(TypedDict, total=False):
-    group: str
-    kind: str
-    namespace: str
-    name: str
-    targetState: str
-    liveState: str
-    modified: bool
-
-
-Event = dict[str, Any]  # core/v1 Event: reason, message, type, firstTimestamp, lastTimestamp, count
-
-
-class GatewayError(TypedDict):
-    error: str
-    code: int
-    message: str
-    details: NotRequired[list[Any]]
+# Raw shapes and parsing live in ``argoapp``; these names keep the client's API in one place.
+Source = argoapp.Source
+Spec = argoapp.Spec
+Application = argoapp.Application
+ApplicationTree = argoapp.ApplicationTree
+ResourceDiff = argoapp.ResourceDiff
+Event = argoapp.Event
+GatewayError = argoapp.GatewayError
+parse_app = argoapp.parse_app
+parse_time = argoapp.parse_time
+primary_source = argoapp.primary_source
 
 
 # ----------------------------------------------------------------------------- errors
 
+# 4xx by gRPC code; anything unlisted is our request's fault (permanent). FailedPrecondition stays
+# temporary: "another operation is already in progress" clears by itself.
 _BY_CODE: dict[int, type[errors.ArgoCDError]] = {
-    **dict.fromkeys((3, 6), errors.ArgoCDInvalidArgument),  # AlreadyExists: we never create, our mistake
-    **dict.fromkeys((5,), errors.ArgoCDNotFound),
-    **dict.fromkeys((7,), errors.ArgoCDPermissionDenied),
-    **dict.fromkeys((9,), errors.ArgoCDFailedPrecondition),  # e.g. another operation is in progress
-    **dict.fromkeys((16,), errors.ArgoCDUnauthenticated),
-    # Unknown/Internal mostly wrap repo-server or k8s hiccups, so they count as temporary with the rest.
-    **dict.fromkeys((1, 2, 4, 8, 10, 13, 14), errors.ArgoCDUnavailable),
+    5: errors.ArgoCDNotFound,
+    7: errors.ArgoCDPermissionDenied,
+    9: errors.ArgoCDFailedPrecondition,
+    16: errors.ArgoCDUnauthenticated,
 }
 _CODE_OF_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 405: 3, 415: 3}  # for plain-text gateway replies
+_TEMPORARY_4XX = (408, 429)  # Canceled, ResourceExhausted (login rate limiting)
 
 
 def error_from_response(response: httpx.Response, app: str | None = None) -> errors.ArgoCDError:
@@ -159,100 +76,24 @@ def error_from_response(response: httpx.Response, app: str | None = None) -> err
             message += " (the server wants Content-Type exactly application/json)"
         elif status in (404, 405):
             message += " (route unknown to this Argo CD version)"
-    cls = _BY_CODE.get(code, errors.ArgoCDInvalidArgument)
+    if status >= 500 or status in _TEMPORARY_4XX:
+        cls: type[errors.ArgoCDError] = errors.ArgoCDUnavailable  # Unknown/Internal/Unavailable: hiccups
+    else:
+        cls = _BY_CODE.get(code, errors.ArgoCDInvalidArgument)
     return cls(message or response.reason_phrase, app=app, url=url, status=status, payload=body)
 
 
-# ----------------------------------------------------------------------------- parsing
-
-
-def parse_time(value: object) -> datetime | None:
-    """RFC 3339 (second or sub-second precision) -> aware datetime; ``None``/empty/garbage -> None."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
-    except ValueError:
+def token_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT, unverified (the server verifies; we only plan the next login)."""
+    parts = token.split(".")
+    if len(parts) != 3:
         return None
-    return parsed.replace(tzinfo=parsed.tzinfo or UTC) if parsed else None
-
-
-def _enum(cls: type[model.SyncStatus] | type[model.HealthStatus], value: object) -> Any:
     try:
-        return cls(str(value))
-    except ValueError:
-        return cls.UNKNOWN
-
-
-def primary_source(spec: Spec) -> Source:
-    """The single source, or the first non-``ref`` source of a multi-source app ({} if none)."""
-    return spec.get("source") or next((s for s in spec.get("sources") or [] if not s.get("ref")), Source())
-
-
-def _first(single: object, many: object) -> str:
-    """``revision`` of a single-source app, else ``revisions[0]`` of a multi-source one."""
-    if isinstance(single, str) and single:
-        return single
-    return str(many[0]) if isinstance(many, list) and many else ""
-
-
-def parse_app(raw: Application) -> model.AppStatus:
-    """Tolerant: every field may be missing (filtered lists, brand-new apps, old server versions)."""
-    meta = raw.get("metadata") or {}
-    spec = raw.get("spec") or cast(Spec, {})
-    status = raw.get("status") or cast(Status, {})
-    source = primary_source(spec)
-    automated = (spec.get("syncPolicy") or {}).get("automated")
-    auto_sync = automated is not None and automated.get("enabled", True) is not False
-    sync = status.get("sync") or {}
-    health = status.get("health") or {}
-    op_state = status.get("operationState") or cast(OperationState, {})
-    result = op_state.get("syncResult") or {}
-    op_sync = (op_state.get("operation") or {}).get("sync") or {}
-    history = tuple(
-        model.Deployment(
-            id=int(entry.get("id", 0)),
-            revision=_first(entry.get("revision"), entry.get("revisions")),
-            deployed_at=parse_time(entry.get("deployedAt")),
-            started_at=parse_time(entry.get("deployStartedAt")),
-        )
-        for entry in status.get("history") or []
-    )
-    return model.AppStatus(
-        name=str(meta.get("name", "")),
-        project=spec.get("project", ""),
-        repo_url=source.get("repoURL", ""),
-        path=source.get("path", ""),
-        target_revision=source.get("targetRevision", ""),
-        sync=_enum(model.SyncStatus, sync.get("status")),
-        health=_enum(model.HealthStatus, health.get("status")),
-        revision=_first(sync.get("revision"), sync.get("revisions")),
-        namespace=(spec.get("destination") or {}).get("namespace", ""),
-        labels=dict(meta.get("labels") or {}),
-        auto_sync=auto_sync,
-        self_heal=auto_sync and bool((automated or {}).get("selfHeal")),
-        reconciled_at=parse_time(status.get("reconciledAt")),
-        operation_phase=op_state.get("phase") or None,
-        operation_revision=_first(result.get("revision"), result.get("revisions"))
-        or _first(op_sync.get("revision"), op_sync.get("revisions"))
-        or None,
-        operation_started_at=parse_time(op_state.get("startedAt")),
-        operation_finished_at=parse_time(op_state.get("finishedAt")),
-        operation_running="operation" in raw,
-        history=history,
-        images=tuple((status.get("summary") or {}).get("images") or ()),
-        health_message=health.get("message", ""),
-        app_namespace=str(meta.get("namespace", "")),
-        annotations=dict(meta.get("annotations") or {}),
-        source_type=str(status.get("sourceType") or _source_type(source)),
-    )
-
-
-def _source_type(source: Source) -> str:
-    """What Argo CD would report as ``status.sourceType`` before the first reconciliation."""
-    if source.get("chart") or "helm" in source:
-        return "Helm"
-    if "kustomize" in source:
-        return "Kustomize"
-    return "Directory" if source.get("path") else ""
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) else None
 
 
 # ----------------------------------------------------------------------------- the client
@@ -294,17 +135,38 @@ class SyncOptions:
 
 
 class ArgoCDClient:
-    """Thin typed wrapper; ``http`` carries base_url, TLS and the default timeout."""
+    """Thin typed wrapper; ``http`` carries base_url, TLS and the default timeout.
+
+    ``app_namespace``: the ``appNamespace`` of apps given by bare name (``ns/name`` names carry their
+    own). ``renew_before``: with a session login, log in again this many seconds before the token's
+    ``exp`` (read from the JWT, by the injected ``clock``), and once more on any 401.
+    """
 
     def __init__(
-        self, http: httpx.Client, *, token: str | None = None, refresh_timeout: float = 120.0
+        self,
+        http: httpx.Client,
+        *,
+        token: str | None = None,
+        refresh_timeout: float = 120.0,
+        app_namespace: str | None = None,
+        renew_before: float = 300.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.http = http
         self.token = token
         self.refresh_timeout = refresh_timeout
+        self.app_namespace = app_namespace
+        self.renew_before = renew_before
+        self.clock = clock
+        self._credentials: tuple[str, str] | None = None
 
-    def _request(self, method: str, path: str, app: Name = None, call: Call | None = None) -> Any:
+    def _request(
+        self, method: str, path: str, app: Name = None, call: Call | None = None, *, again: bool = True
+    ) -> Any:
         call = call or Call()
+        session = path == SESSION_PATH
+        if self._credentials and not session and self._expiring():
+            self._login()
         headers = dict(JSON_HEADERS) if method != "GET" else {}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -319,6 +181,12 @@ class ArgoCDClient:
             raise errors.ArgoCDUnavailable(f"timed out: {exc}", app=app, url=path) from exc
         except httpx.TransportError as exc:
             raise errors.ArgoCDUnavailable(f"cannot reach Argo CD: {exc}", app=app, url=path) from exc
+        renewed = response.cookies.get(COOKIE)
+        if renewed and not session and self._credentials:
+            self.token = renewed  # the server renews near expiry by cookie only; the Bearer must follow
+        if response.status_code == 401 and again and self._credentials and not session:
+            self._login()  # "invalid session": the token expired or was revoked; one fresh login
+            return self._request(method, path, app, call, again=False)
         if response.status_code >= 400:
             raise error_from_response(response, app)
         try:
@@ -332,23 +200,38 @@ class ArgoCDClient:
     def _app(
         self, method: str, name: str, suffix: str = "", project: Name = None, call: Call | None = None
     ) -> Any:
-        """Per-app call; ``project`` goes in the body of writes, else the query (404 instead of 403)."""
+        """Per-app call; ``project`` and ``appNamespace`` go in the body of writes, else the query.
+
+        Without ``appNamespace`` the server looks in its own namespace only and answers 403 for an app
+        that lives elsewhere (application.go getAppEnforceRBAC)."""
         call = call or Call()
-        if project and call.body is not None:
-            call = dataclasses.replace(call, body={**call.body, "project": project})
-        elif project:
-            call = dataclasses.replace(call, params={**call.params, "project": project})
-        return self._request(method, f"/api/v1/applications/{quote(name, safe='')}{suffix}", name, call)
+        namespace, bare = argoapp.split_name(name)
+        extra = {"project": project or "", "appNamespace": namespace or self.app_namespace or ""}
+        extra = {k: v for k, v in extra.items() if v}
+        if call.body is not None:
+            call = dataclasses.replace(call, body={**call.body, **extra})
+        else:
+            call = dataclasses.replace(call, params={**call.params, **extra})
+        return self._request(method, f"/api/v1/applications/{quote(bare, safe='')}{suffix}", name, call)
 
     # -- auth
 
     def login(self, username: str, password: str) -> str:
-        """Session login; the token is kept for later calls and returned."""
-        body = {"username": username, "password": password}
-        self.token = str(self._request("POST", "/api/v1/session", None, Call(body=body)).get("token", ""))
+        """Session login; the token is kept for later calls (and renewed by logging in again)."""
+        self._credentials = (username, password)
+        return self._login()
+
+    def _login(self) -> str:
+        assert self._credentials is not None
+        body = {"username": self._credentials[0], "password": self._credentials[1]}
+        self.token = str(self._request("POST", SESSION_PATH, None, Call(body=body)).get("token", ""))
         if not self.token:
-            raise errors.ArgoCDUnauthenticated("session login returned no token", url="/api/v1/session")
+            raise errors.ArgoCDUnauthenticated("session login returned no token", url=SESSION_PATH)
         return self.token
+
+    def _expiring(self) -> bool:
+        exp = token_expiry(self.token or "")
+        return exp is not None and exp - self.clock() < self.renew_before
 
     def userinfo(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._request("GET", "/api/v1/session/userinfo"))
@@ -375,6 +258,15 @@ class ArgoCDClient:
 
     def status(self, name: str, project: Name = None, refresh: Refresh | None = None) -> model.AppStatus:
         return parse_app(self.get(name, project, refresh))
+
+    def refresh(self, name: str, project: Name = None, *, hard: bool = False) -> model.AppStatus:
+        """Refresh and wait for the reconcile. The server annotates the app before it waits, so when the
+        wait times out or fails (a busy controller, a 5xx) the refresh still happens later: the current
+        status comes back instead of an error, and the caller's next step (e.g. a sync) still runs."""
+        try:
+            return self.status(name, project, "hard" if hard else "normal")
+        except errors.ArgoCDUnavailable:
+            return self.status(name, project)
 
     def resource_tree(self, name: str, project: Name = None) -> ApplicationTree:
         return cast(ApplicationTree, self._app("GET", name, "/resource-tree", project))

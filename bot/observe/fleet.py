@@ -97,13 +97,13 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in value.split(",") if x.strip())
 
 
-def _metric_name(d: tree.Discovery, status: model.AppStatus) -> str | None:
+def _metric_name(d: tree.Discovery, status: model.AppStatus, bare: str) -> str | None:
     kind, _, key = d.prometheus_app.partition(":")
     if kind == "label":
         return status.labels.get(key) or None
     if kind == "annotation":
         return status.annotations.get(key) or None
-    return status.name
+    return bare
 
 
 def _replicas(notes: Mapping[str, str], key: str) -> int | None:
@@ -189,7 +189,9 @@ def discover(
     unmatched = 0
     seen: dict[str, str] = {}
     for status in statuses:
-        where = f"{status.app_namespace or '-'}/{status.name}"
+        # Argo CD names an Application outside its control-plane namespace ``ns/name``; the app is ``name``.
+        bare = status.name.rpartition("/")[2]
+        where = f"{status.app_namespace or '-'}/{bare}"
         name, spec = next(
             ((n, t) for n, t in templates.items() if t.discover and _matches(t.discover, status)), ("", None)
         )
@@ -208,29 +210,29 @@ def discover(
         except ValueError as exc:
             skipped.append(Skipped(where, name, str(exc)))
             continue
-        if status.name in configured:
-            skipped.append(Skipped(where, name, f"an app named {status.name!r} is configured explicitly"))
+        if bare in configured:
+            skipped.append(Skipped(where, name, f"an app named {bare!r} is configured explicitly"))
             continue
-        if status.name in seen:
-            skipped.append(Skipped(where, name, f"same name as Application {seen[status.name]}"))
-            if found.pop(status.name, None) is not None:
-                skipped.append(Skipped(seen[status.name], name, f"same name as Application {where}"))
+        if bare in seen:
+            skipped.append(Skipped(where, name, f"same name as Application {seen[bare]}"))
+            if found.pop(bare, None) is not None:
+                skipped.append(Skipped(seen[bare], name, f"same name as Application {where}"))
             continue
-        seen[status.name] = where
-        metric = narrowed.metric_name or _metric_name(spec.discover or tree.Discovery(), status)
+        seen[bare] = where
+        metric = narrowed.metric_name or _metric_name(spec.discover or tree.Discovery(), status, bare)
         if metric is None:
             what = (spec.discover or tree.Discovery()).prometheus_app
             skipped.append(Skipped(where, name, f"no {what} for the Prometheus app label"))
             continue
-        found[status.name] = dataclasses.replace(
+        found[bare] = dataclasses.replace(
             narrowed,
-            name=status.name,
+            name=bare,
             repo=repo,
             paths=paths,
             argocd_app=status.name,
             selector=None,
             discover=None,
-            metric_name=None if metric == status.name else metric,
+            metric_name=None if metric == bare else metric,
             app_namespace=status.app_namespace or None,
             template=name,
         )

@@ -1,8 +1,10 @@
 """One cycle's observation of every managed app: Argo CD status plus SLO reports, as one Snapshot.
 
-Argo CD is read with one list call and Prometheus with one batched query per (SLO x window), all at
-one pinned evaluation time. A failure of either system, or of one app, becomes data in the snapshot
-(an error string, QUERY_ERROR samples), never an exception that stops the other apps.
+Argo CD is read with one list call (every enabled app namespace; apps outside the control-plane one are
+named ``ns/name``) and Prometheus with one batched query per (SLO x window), all at one pinned
+evaluation time. A multi-source app's status is focused on the Git source in the app's repo that holds
+its paths. A failure of either system, or of one app, becomes data in the snapshot (an error string,
+QUERY_ERROR samples), never an exception that stops the other apps.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from bot import errors, model
-from bot.clients import argocd, prometheus
+from bot.clients import argoapp, argocd, prometheus
 from bot.observe import collect
 
 
@@ -23,11 +25,12 @@ class Target:
     """One configured app: its name for the bot, how to find it in Argo CD, its SLOs."""
 
     app: str
-    argocd_app: str | None  # exact Application name, or None when chosen by selector
+    argocd_app: str | None  # exact Application name (``ns/name`` or bare), or None when chosen by selector
     selector: Mapping[str, str] | None
     slos: tuple[str, ...]
+    repo_url: str = ""  # the Git repo the bot edits: picks the source of a multi-source app
+    paths: tuple[str, ...] = ()
     metric_name: str | None = None  # the Prometheus app label value, when it is not ``app``
-    app_namespace: str | None = None  # the Application's namespace, when several may share a name
 
     @property
     def metric(self) -> str:
@@ -35,13 +38,16 @@ class Target:
 
 
 class Index:
-    """Applications by name, built once per cycle: picking a target costs O(1), not O(fleet)."""
+    """Applications by exact (``ns/name`` or bare) and by bare name, built once per cycle: picking a
+    target costs O(1), not a scan of the fleet."""
 
     def __init__(self, statuses: Sequence[model.AppStatus]) -> None:
         self.statuses = statuses
         self.by_name: dict[str, list[model.AppStatus]] = {}
+        self.by_bare: dict[str, list[model.AppStatus]] = {}
         for s in statuses:
             self.by_name.setdefault(s.name, []).append(s)
+            self.by_bare.setdefault(argoapp.split_name(s.name)[1], []).append(s)
 
 
 @dataclass(frozen=True)
@@ -58,20 +64,32 @@ class Sources:
     replicas_query: str | None = None
 
 
-def _pick(target: Target, index: Index) -> tuple[model.AppStatus | None, str]:
+def _named(wanted: str, index: Index, namespace: str | None) -> list[model.AppStatus]:
+    """``ns/name`` exactly; a bare name: the app of that name in ``namespace`` (config), else anywhere."""
+    exact = index.by_name.get(wanted, [])
+    if exact or "/" in wanted:
+        return exact
+    if namespace:
+        return index.by_name.get(f"{namespace}/{wanted}", [])
+    return index.by_bare.get(wanted, [])
+
+
+def _pick(target: Target, index: Index, namespace: str | None = None) -> tuple[model.AppStatus | None, str]:
     if target.argocd_app is not None:
-        found = index.by_name.get(target.argocd_app, [])
-        if target.app_namespace:
-            found = [s for s in found if s.app_namespace in ("", target.app_namespace)]
+        found = _named(target.argocd_app, index, namespace)
     else:
         wanted = dict(target.selector or {})
         found = [s for s in index.statuses if all(s.labels.get(k) == v for k, v in wanted.items())]
     if len(found) == 1:
-        return found[0], ""
+        status = found[0]
+        if status.sources:
+            status = argoapp.focus(
+                status, argoapp.source_index(status.sources, target.repo_url, target.paths)
+            )
+        return status, ""
     if not found:
         return None, f"no Argo CD application matches {target.argocd_app or dict(target.selector or {})}"
-    names = ", ".join(f"{s.app_namespace}/{s.name}" if s.app_namespace else s.name for s in found)
-    return None, f"{len(found)} Argo CD applications match: {names}"
+    return None, f"{len(found)} Argo CD applications match: {', '.join(s.name for s in found)}"
 
 
 def _per_app(
@@ -137,7 +155,7 @@ def observe(
 
     apps: dict[str, model.AppObservation] = {}
     for t in chosen:
-        status, why = (None, argo_error) if argo_error else _pick(t, index)
+        status, why = (None, argo_error) if argo_error else _pick(t, index, sources.argocd.app_namespace)
         replicas = reps.get(t.metric)
         apps[t.app] = model.AppObservation(
             app=t.app,

@@ -41,19 +41,21 @@ class CycleReport:
     discovered: fleet.Discovered | None = None  # None: no fleet template configured
 
 
-def target(name: str, spec: tree.AppSpec) -> snapshot.Target:
+def target(name: str, spec: tree.AppSpec, repos: Mapping[str, tree.RepoSettings]) -> snapshot.Target:
+    repo = repos.get(spec.repo)
     return snapshot.Target(
         app=name,
         argocd_app=(spec.argocd_app or (None if spec.selector else name)),
         selector=spec.selector,
         slos=spec.slos,
+        repo_url=repo.url if repo is not None else "",
+        paths=spec.paths,
         metric_name=spec.metric_name,
-        app_namespace=spec.app_namespace,
     )
 
 
 def targets(rt: wiring.Runtime) -> list[snapshot.Target]:
-    return [target(name, spec) for name, spec in rt.settings.apps.items()]
+    return [target(name, spec, rt.settings.repos) for name, spec in rt.settings.apps.items()]
 
 
 class Engine:
@@ -127,7 +129,7 @@ class Engine:
                 "fleet.skipped", application=skip.application, template=skip.template, reason=skip.reason
             )
         self._use_apps({**s.apps, **found.apps})
-        return [target(name, spec) for name, spec in found.apps.items()]
+        return [target(name, spec, s.repos) for name, spec in found.apps.items()]
 
     def _use_apps(self, apps: Mapping[str, tree.AppSpec]) -> None:
         """Every stage of this cycle (and the verifications it starts) sees the same app set."""

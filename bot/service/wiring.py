@@ -70,7 +70,13 @@ def prometheus_client(s: tree.PrometheusSettings) -> prom.PrometheusClient:
 
 def argocd_client(s: tree.ArgoCDSettings) -> argocd.ArgoCDClient:
     http = httpx.Client(base_url=s.url, verify=s.verify_tls, timeout=s.timeout)
-    client = argocd.ArgoCDClient(http, token=_secret(s.token), refresh_timeout=s.refresh_timeout)
+    client = argocd.ArgoCDClient(
+        http,
+        token=_secret(s.token),
+        refresh_timeout=s.refresh_timeout,
+        app_namespace=s.app_namespace,
+        renew_before=s.renew_before,
+    )
     if client.token is None and s.login is not None:
         client.login(s.login[0].reveal(), s.login[1].reveal())
     return client

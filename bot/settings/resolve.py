@@ -198,6 +198,7 @@ def argocd(c: systems.ArgoCDConfig, s: Secrets) -> tree.ArgoCDSettings:
         projects=tuple(c.projects),
         timeout=c.timeout,
         refresh_timeout=c.refresh_timeout,
+        renew_before=c.login.renew_before if c.login is not None else 300.0,
     )
 
 

@@ -139,6 +139,11 @@ class PrometheusConfig(Base):
 class ArgoCDLogin(Base):
     username: SecretRef
     password: SecretRef
+    renew_before: PositiveDuration = Field(
+        default=300.0,
+        description="Log in again this long before the session token expires (users.session.duration, "
+        "24h by default); a 401 also triggers one new login.",
+    )
 
 
 class ArgoCDConfig(Base):

@@ -63,6 +63,7 @@ class ArgoCDSettings:
     projects: tuple[str, ...] = ()
     timeout: float = 10.0
     refresh_timeout: float = 60.0
+    renew_before: float = 300.0  # session login: log in again this long before the token expires
 
 
 @dataclass(frozen=True)

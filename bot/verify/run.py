@@ -81,11 +81,11 @@ class Verifier:
         action, heal = result.action, result.commit or result.landed or ""
         spec = self.settings.apps[action.app]
         repo = self.settings.repos[spec.repo]
-        name = spec.argocd_app or action.app
+        name = result.argocd_app or spec.argocd_app or action.app
         pushed_at = result.at or self.clock()
         self._status(repo.github, heal, "pending", "waiting for Argo CD to sync and the SLO to recover")
         try:
-            status = self.argocd.status(name, refresh="normal")
+            status = self.argocd.refresh(name)  # a refresh that times out still lets the sync below run
             if not status.auto_sync and not status.operation_running:
                 self.argocd.sync(name, status.project or None)
         except errors.ArgoCDError as exc:

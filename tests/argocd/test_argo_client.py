@@ -94,12 +94,14 @@ def test_multi_source_and_disabled_automation() -> None:
         },
     }
     app = argocd.parse_app(raw)
+    # revisions[i] belongs to sources[i] (argocd-api.md section 4): app.git is sources[1], so "def".
     assert (app.repo_url, app.path, app.revision, app.history[0].revision) == (
         "https://x/app.git",
         "charts/shop",
-        "abc",
-        "abc",
+        "def",
+        "def",
     )
+    assert app.revisions == ("abc", "def") and app.source_index == 1
     assert not app.auto_sync and not app.self_heal
     assert argocd.parse_app({}).name == "" and argocd.parse_time("garbage") is None
 
@@ -151,6 +153,23 @@ def _client(handler: Any) -> argocd.ArgoCDClient:
         (405, "Method Not Allowed\n", errors.ArgoCDInvalidArgument, False),
         (415, "Invalid content type\n", errors.ArgoCDInvalidArgument, False),
         (502, "<html>bad gateway</html>", errors.ArgoCDUnavailable, True),
+        # The HTTP status decides retrying: 5xx (and 408/429) temporary, other 4xx permanent, whatever the
+        # gRPC code (argocd-api.md section 0 table); FailedPrecondition is the documented 4xx exception.
+        (
+            504,
+            {"error": "x", "code": 4, "message": "context deadline exceeded"},
+            errors.ArgoCDUnavailable,
+            True,
+        ),
+        (500, {"error": "x", "code": 3, "message": "odd"}, errors.ArgoCDUnavailable, True),
+        (
+            429,
+            {"error": "x", "code": 8, "message": "too many login attempts"},
+            errors.ArgoCDUnavailable,
+            True,
+        ),
+        (409, {"error": "x", "code": 10, "message": "conflict"}, errors.ArgoCDInvalidArgument, False),
+        (400, {"error": "x", "code": 12, "message": "unimplemented"}, errors.ArgoCDInvalidArgument, False),
     ],
 )
 def test_error_translation(

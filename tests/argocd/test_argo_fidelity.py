@@ -117,7 +117,7 @@ def exercise(repo: Repo, clock: Clock) -> list[httpx.Response]:
         emu,
         httpx.Client(base_url=emu.url, event_hooks={"response": [responses.append]}) as http,
     ):
-        client = argocd.ArgoCDClient(http, token=API_TOKEN)
+        client = argocd.ArgoCDClient(http, token=API_TOKEN, clock=clock)  # session expiry by the same clock
         raw_get = http.get
 
         def snapshot() -> None:
@@ -158,6 +158,8 @@ def exercise(repo: Repo, clock: Clock) -> list[httpx.Response]:
             emu.tick()
         snapshot()
         client.sync("checkout")
+        # Drop login's cookie: a non-JWT Bearer falls back to the cookie (server.go getToken).
+        http.cookies.clear()
         for call in (
             lambda: client.get("nope"),
             lambda: client.get("nope", "x"),

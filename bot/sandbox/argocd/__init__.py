@@ -1,6 +1,7 @@
 """Argo CD API emulator: ``server.ArgoCDEmulator`` serves Argo CD's REST API over a real socket.
 
-Modules: ``server`` (HTTP, auth), ``api``/``admin`` (routes), ``controller`` (reconcile, sync, auto-sync,
-health), ``state`` (app data), ``render`` (Git + desired state), ``workload`` (health model), ``wire``
-and ``views`` (Go-JSON bodies).
+Modules: ``server`` (HTTP, auth, sessions), ``api``/``admin`` (routes), ``patches`` (spec edits),
+``controller`` (reconcile, refresh, sync, auto-sync, health), ``state`` (app data), ``reposerver`` (Git),
+``render`` (desired state), ``sources`` (multi-source apps), ``workload`` (health model), ``wire`` and
+``views`` (Go-JSON bodies).
 """

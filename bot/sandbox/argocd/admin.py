@@ -19,6 +19,7 @@ APP_KEYS = {
     "selfHeal": "self_heal",
     "syncOptions": "sync_options",
     "helmParameters": "helm_parameters",
+    "appNamespace": "app_namespace",
 }
 
 
@@ -56,8 +57,7 @@ def admin_add(c: api.Ctx) -> Any:
         config = state.AppConfig(**kwargs)
     except TypeError as exc:
         raise state.RequestError(3, f"bad app: {exc}") from exc
-    c.emu.controller.add(config)
-    return wire.application(c.emu.controller.apps[config.name])
+    return wire.application(c.emu.controller.add(config))
 
 
 @route("GET", "/api/emulator/apps/(?P<name>[^/]+)/live", auth=False)

@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.sandbox.argocd import state, views, wire
+from bot.sandbox.argocd import controller, patches, state, views, wire
 
 if TYPE_CHECKING:
     from bot.sandbox.argocd.server import ArgoCDEmulator
 
+REFRESH = controller.REFRESH_ANNOTATION
 HTTP_OF_CODE = {
     1: 408,
     2: 500,
@@ -51,6 +52,8 @@ SYNC_FIELDS = {
     "project": str,
     "appNamespace": str,
     "retryStrategy": dict,
+    "revisions": list,
+    "sourcePositions": list,
 }
 ROLLBACK_FIELDS = {"id": int, "prune": bool, "dryRun": bool, "project": str, "appNamespace": str}
 
@@ -117,14 +120,20 @@ def handle(emulator: ArgoCDEmulator, request: Request, routes: list[Route]) -> R
     if chosen is None:
         return Reply(405, b"Method Not Allowed\n") if matches else Reply(404, b"Not Found\n")
     match, (_, _, func, needs_auth) = chosen
+    renewed: dict[str, str] = {}
     try:
         user = emulator.authenticate(request.token) if needs_auth else ""
+        if needs_auth and (fresh := emulator.renewal(request.token)):
+            # server.go: a login token near expiry is renewed through Set-Cookie only; the Bearer header
+            # the caller sends keeps winning over the cookie (getToken), so that token still expires.
+            renewed = {"Set-Cookie": f"argocd.token={fresh}; path=/; SameSite=lax; httpOnly"}
         body = _decode(request.raw) if request.method != "GET" else {}
         with emulator.controller.lock:
             result = func(Ctx(emulator, request, match, user, body))
     except state.RequestError as exc:
         return Reply(HTTP_OF_CODE.get(exc.code, 500), wire.error(exc.code, exc.message))
-    return result if isinstance(result, Reply) else Reply(200, result)
+    reply = result if isinstance(result, Reply) else Reply(200, result)
+    return Reply(reply.status, reply.body, {**renewed, **reply.headers}) if renewed else reply
 
 
 def _decode(raw: bytes) -> dict[str, Any]:
@@ -152,10 +161,13 @@ def _check_types(body: Mapping[str, Any], fields: Mapping[str, type], struct: st
 
 
 def lookup(emulator: ArgoCDEmulator, name: str, project: str | None, app_namespace: str | None) -> state.App:
-    """403 for a missing app unless a project is named (then 404), exactly to hide what exists."""
-    app = emulator.controller.apps.get(name)
-    if app_namespace and app_namespace != wire.CONTROL_NAMESPACE:
+    """application.go getAppEnforceRBAC: the app is looked up in ``appNamespace``, else in the control-plane
+    namespace; missing there -> 403 unless a project is named (then 404); a namespace that is not enabled
+    (``application.namespaces``) -> 403 even with a project, since that lookup error is not NotFound."""
+    namespace = app_namespace or wire.CONTROL_NAMESPACE
+    if not emulator.namespace_enabled(namespace):
         raise state.RequestError(7, "permission denied")
+    app = emulator.controller.apps.get(state.qualified(namespace, name))
     if project:
         if app is None or app.project != project:
             raise state.not_found(name)
@@ -218,32 +230,6 @@ def userinfo(c: Ctx) -> Any:
 # ----------------------------------------------------------------------------- applications
 
 
-def _selector(text: str) -> Callable[[Mapping[str, str]], bool]:
-    """Kubernetes label selectors: k=v, k==v, k!=v, k in (a,b), k notin (a,b), k, !k."""
-    checks: list[Callable[[Mapping[str, str]], bool]] = []
-    for raw in re.split(r",(?![^()]*\))", text):
-        part = raw.strip()
-        if not part:
-            continue
-        if m := re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", part):
-            checks.append(_among(m[1], {v.strip() for v in m[3].split(",")}, m[2] == "in"))
-        elif m := re.fullmatch(r"([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)", part):
-            checks.append(_among(m[1], {m[3]}, m[2] != "!="))
-        elif m := re.fullmatch(r"(!?)([\w./-]+)", part):
-            checks.append(_exists(m[2], not m[1]))
-        else:
-            raise state.RequestError(2, f"error parsing the selector: unable to parse requirement: {part!r}")
-    return lambda labels: all(check(labels) for check in checks)
-
-
-def _among(key: str, values: set[str], inside: bool) -> Callable[[Mapping[str, str]], bool]:
-    return lambda labels: (labels.get(key) in values) == inside
-
-
-def _exists(key: str, present: bool) -> Callable[[Mapping[str, str]], bool]:
-    return lambda labels: (key in labels) == present
-
-
 LIST_FIELDS = {
     "metadata.name",
     "metadata.namespace",
@@ -274,15 +260,17 @@ LIST_FIELDS = {
 @route("GET", "/api/v1/applications")
 def list_apps(c: Ctx) -> Any:
     projects = set(c.request.query.get("projects", []) + c.request.query.get("project", []))
-    selector = _selector(c.request.q("selector") or "")
-    repo, name = c.request.q("repo"), c.request.q("name")
+    selector = views.selector(c.request.q("selector") or "")
+    repo, name, namespace = c.request.q("repo"), c.request.q("name"), c.request.q("appNamespace")
     apps = [
         app
-        for _, app in sorted(c.emu.controller.apps.items())
-        if (not projects or app.project in projects)
+        for app in sorted(c.emu.controller.apps.values(), key=lambda a: a.name)
+        if c.emu.namespace_enabled(app.app_namespace)
+        and (not namespace or app.app_namespace == namespace)
+        and (not projects or app.project in projects)
         and selector(app.labels)
         and (not name or app.name == name)
-        and (not repo or app.source.get("repoURL") == repo)
+        and (not repo or any(s.get("repoURL") == repo for s in [app.source, *app.sources]))
     ]
     items = [wire.application(app, with_health=False) for app in apps]
     wanted = [f.strip() for f in (c.request.q("fields") or "").split(",") if f.strip()]
@@ -301,8 +289,23 @@ def list_apps(c: Ctx) -> Any:
 def get_app(c: Ctx) -> Any:
     app = _app_from_query(c.emu, c.request, c.match["name"])
     if "refresh" in c.request.query:  # any value refreshes; only "hard" also drops the manifest cache
-        c.emu.controller.refresh(app.name, hard=c.request.q("refresh") == "hard")
+        _wait_for_refresh(c.emu, app, "hard" if c.request.q("refresh") == "hard" else "normal")
     return wire.application(app)
+
+
+def _wait_for_refresh(emu: ArgoCDEmulator, app: state.App, kind: str) -> None:
+    """application.go Get: annotate, then block until the controller has reconciled the app (holding no
+    lock meanwhile); a busy controller makes the caller wait, and the server gives up with a plain error."""
+    controller = emu.controller
+    controller.request_refresh(app, kind)
+    if not emu.background and not controller.stalled:
+        controller.process_refresh(app)  # no controller thread: an idle controller picks it up at once
+        return
+    done = controller.refreshed.wait_for(
+        lambda: REFRESH not in app.annotations or emu.stopping, timeout=emu.refresh_deadline
+    )
+    if not done or REFRESH in app.annotations:
+        raise state.RequestError(2, "application refresh deadline exceeded")
 
 
 @route("PATCH", "/api/v1/applications/(?P<name>[^/]+)")
@@ -316,15 +319,18 @@ def patch_app(c: Ctx) -> Any:
     except ValueError as exc:
         raise state.RequestError(3, f"error unmarshaling patch: {exc}") from exc
     current = {"metadata": {"labels": app.labels, "annotations": app.annotations}, "spec": app.spec}
-    patched = state.merge_patch(current, patch) if kind == "merge" else state.json_patch(current, patch)
-    spec = state.validate_spec(patched.get("spec"))
+    patched = patches.merge_patch(current, patch) if kind == "merge" else patches.json_patch(current, patch)
+    spec = patches.validate_spec(patched.get("spec"))
     meta = patched.get("metadata") or {}
     app.labels, app.annotations = dict(meta.get("labels") or {}), dict(meta.get("annotations") or {})
-    source_changed = spec.get("source") != app.spec.get("source")
+    source_changed = (spec.get("source"), spec.get("sources")) != (
+        app.spec.get("source"),
+        app.spec.get("sources"),
+    )
     app.spec = spec
     c.emu.controller.touch(app, spec_changed=True)
     if source_changed:
-        c.emu.controller.refresh(app.name)
+        c.emu.controller.refresh(app.key)
     else:
         app.compare_at = c.emu.clock()  # a spec change (e.g. sync policy) triggers a comparison
     return wire.application(app)

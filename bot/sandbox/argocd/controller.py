@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.argocd import render, state, workload
+from bot.sandbox.argocd import render, sources, state, workload
+
+REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Controller:
         self.apps: dict[str, state.App] = {}
         self._rng = random.Random(settings.seed)
         self._version = 1000
+        self.refreshed = threading.Condition(self.lock)  # notified whenever a requested refresh is done
+        self.stalled = False  # a busy controller: requested refreshes wait in its queue
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -57,8 +61,9 @@ class Controller:
                 created_at=now,
                 spec=config.spec(),
                 labels=dict(config.labels),
+                app_namespace=config.app_namespace,
             )
-            self.apps[config.name] = app
+            self.apps[app.key] = app
             if config.deployed:
                 try:
                     desired: render.Rendered | None = self._render(app, app.source)
@@ -66,7 +71,10 @@ class Controller:
                     desired = None  # the first reconcile reports it as a ComparisonError
                 if desired is not None:
                     state.apply(app, desired, now, prune=True, settled=True)
-                    operation = {"sync": {"revision": desired.revision}, "initiatedBy": {"username": "admin"}}
+                    first: dict[str, Any] = {"revision": desired.revision}
+                    if app.multi:
+                        first = {"sources": app.sources, "revisions": list(desired.revisions)}
+                    operation = {"sync": first, "initiatedBy": {"username": "admin"}}
                     app.op_state = state.OpState(
                         {**operation, "retry": {}},
                         "Succeeded",
@@ -75,9 +83,18 @@ class Controller:
                         now,
                         state.sync_result(app, desired, []),
                     )
-                    item = state.HistoryItem(0, desired.revision, now, now, app.source, {"username": "admin"})
+                    item = state.HistoryItem(
+                        0,
+                        desired.revision,
+                        now,
+                        now,
+                        app.source,
+                        {"username": "admin"},
+                        list(desired.revisions),
+                        app.sources,
+                    )
                     app.add_history(item)
-                    app.live_revision = desired.revision
+                    app.live_revision = desired.revision or ",".join(desired.revisions)
             self._reconcile(app, now, resolve=True)
             return app
 
@@ -86,7 +103,9 @@ class Controller:
         with self.lock:
             now = self.clock()
             for app in list(self.apps.values()):
-                if now >= app.next_poll:
+                if REFRESH_ANNOTATION in app.annotations and not self.stalled:
+                    self.process_refresh(app)
+                elif now >= app.next_poll:
                     self._reconcile(app, now, resolve=True)
                 elif app.compare_at is not None and now >= app.compare_at:
                     self._reconcile(app, now, resolve=False)
@@ -94,13 +113,24 @@ class Controller:
                 self._update_health(app, now)
 
     def refresh(self, name: str, hard: bool = False) -> state.App:
-        """A user refresh: re-resolve the target revision (no cache) and compare; returns when done."""
+        """A forced refresh: re-resolve the target revision (no cache) and compare; returns when done."""
         with self.lock:
             app = self.apps[name]
             if hard:
                 render.tree.cache_clear()
             self._reconcile(app, self.clock(), resolve=True)
             return app
+
+    def request_refresh(self, app: state.App, kind: str) -> None:
+        """What ``GET ?refresh=`` does first: annotate the app; the controller's next pass processes it."""
+        app.annotations[REFRESH_ANNOTATION] = kind
+        self.touch(app)
+
+    def process_refresh(self, app: state.App) -> None:
+        """The controller picks up the refresh annotation, reconciles, removes it and wakes the waiters."""
+        kind = app.annotations.pop(REFRESH_ANNOTATION, "normal")
+        self.refresh(app.key, hard=kind == "hard")
+        self.refreshed.notify_all()
 
     def touch(self, app: state.App, spec_changed: bool = False) -> None:
         self._version += 1
@@ -109,7 +139,21 @@ class Controller:
 
     # ------------------------------------------------------------------ reconcile
 
-    def _render(self, app: state.App, source: dict[str, Any], revision: str | None = None) -> render.Rendered:
+    def _render(
+        self,
+        app: state.App,
+        source: dict[str, Any],
+        revision: str | None = None,
+        revisions: list[str] | None = None,
+    ) -> render.Rendered:
+        if app.multi:
+            return sources.render_all(
+                app.sources,
+                revisions,
+                app=app.name,
+                namespace=app.namespace,
+                helm_keys=self.settings.helm_keys,
+            )
         repo = render.repo_path(str(source.get("repoURL", "")))
         sha = render.resolve(repo, revision or str(source.get("targetRevision", "")))
         params = {
@@ -141,11 +185,13 @@ class Controller:
         old_status = app.sync_status
         app.reconciled_at = now
         app.compared_to = {"source": app.source, "destination": dict(app.spec.get("destination") or {})}
+        if app.multi:
+            app.compared_to["sources"] = app.sources
         if app.desired is None:
-            app.sync_status, app.sync_revision = "Unknown", ""
+            app.sync_status, app.sync_revision, app.sync_revisions = "Unknown", "", []
         else:
-            app.sync_status, app.resources = state.compare(app.desired, app.live)
-            app.sync_revision = app.desired.revision
+            app.sync_status, app.resources = state.compare(app.desired, app.live, app.ignore_differences)
+            app.sync_revision, app.sync_revisions = app.desired.revision, list(app.desired.revisions)
         if old_status and old_status != app.sync_status:
             app.event(now, "ResourceUpdated", f"Updated sync status: {old_status} -> {app.sync_status}")
         self._update_health(app, now)
@@ -165,12 +211,17 @@ class Controller:
         ):
             return  # only extra resources, and pruning is not allowed
         revision, last = app.desired.revision, app.op_state
+        revisions = list(app.desired.revisions)
         attempts = 0
-        if last is not None and last.revision == revision and last.finished_at is not None:
+        same = last is not None and (
+            last.operation.get("sync", {}).get("revisions") == revisions
+            if app.multi
+            else last.revision == revision
+        )
+        if last is not None and same and last.finished_at is not None:
             if last.phase != "Succeeded":
-                self._condition(
-                    app, now, "SyncError", f"Failed last sync attempt to [{revision}]: {last.message}"
-                )
+                tried = f"[{', '.join(revisions)}]" if app.multi else f"[{revision}]"
+                self._condition(app, now, "SyncError", f"Failed last sync attempt to {tried}: {last.message}")
                 return
             if not auto.get("selfHeal"):
                 return  # most recent sync already to this revision
@@ -184,12 +235,15 @@ class Controller:
         sync: dict[str, Any] = {"revision": revision, "prune": bool(auto.get("prune"))}
         if app.sync_options:
             sync["syncOptions"] = app.sync_options
-        sync["source"] = app.source
+        if app.multi:  # appcontroller.go autoSync: Source nil, Sources + Revisions (index-aligned)
+            sync["sources"], sync["revisions"] = app.sources, revisions
+        else:
+            sync["source"] = app.source
         if attempts:
             sync["autoHealAttemptsCount"] = attempts
         retry = (app.spec.get("syncPolicy") or {}).get("retry") or {"limit": 5}
         self._start(app, now, {"sync": sync, "initiatedBy": {"automated": True}, "retry": retry})
-        app.event(now, "OperationStarted", f"Initiated automated sync to '{revision}'")
+        app.event(now, "OperationStarted", f"Initiated automated sync to '{revision or revisions}'")
 
     # ------------------------------------------------------------------ operations
 
@@ -202,17 +256,19 @@ class Controller:
             raise state.RequestError(9, "another operation is already in progress")
         now, source = self.clock(), app.source
         target, revision = str(source.get("targetRevision", "")), str(body.get("revision") or "")
-        if revision and app.automated is not None and not body.get("dryRun") and revision != target:
-            raise state.RequestError(9, f"Cannot sync to {revision}: auto-sync currently set to {target}")
-        try:
-            sha = render.resolve(render.repo_path(str(source.get("repoURL", ""))), revision or target)
-        except render.RenderError as exc:
-            raise state.RequestError(2, exc.message) from exc
-        sync: dict[str, Any] = {
-            "revision": sha,
-            "prune": bool(body.get("prune")),
-            "dryRun": bool(body.get("dryRun")),
-        }
+        sync: dict[str, Any]
+        if app.multi:
+            sync = sources.sync_request(app.sources, app.automated is not None, body)
+            revision, sha = "", str(sync["revisions"])
+        else:
+            if revision and app.automated is not None and not body.get("dryRun") and revision != target:
+                raise state.RequestError(9, f"Cannot sync to {revision}: auto-sync currently set to {target}")
+            try:
+                sha = render.resolve(render.repo_path(str(source.get("repoURL", ""))), revision or target)
+            except render.RenderError as exc:
+                raise state.RequestError(2, exc.message) from exc
+            sync = {"revision": sha}
+        sync.update(prune=bool(body.get("prune")), dryRun=bool(body.get("dryRun")))
         if body.get("strategy"):
             sync["syncStrategy"] = body["strategy"]
         if body.get("resources"):
@@ -234,15 +290,14 @@ class Controller:
         entry = next((h for h in app.history if h.id == history_id), None)
         if entry is None:
             raise state.RequestError(
-                3, f"application argocd/{app.name} does not have deployment with id {history_id}"
+                3, f"application {app.app_namespace}/{app.name} does not have deployment with id {history_id}"
             )
-        sync = {
-            "revision": entry.revision,
-            "prune": prune,
-            "dryRun": dry_run,
-            "syncStrategy": {"apply": {}},
-            "source": copy.deepcopy(entry.source),
-        }
+        sync: dict[str, Any] = {"revision": entry.revision, "prune": prune, "dryRun": dry_run}
+        sync["syncStrategy"] = {"apply": {}}
+        if entry.revisions:  # a multi-source deployment: its own revisions and sources
+            sync.update(sources=copy.deepcopy(entry.sources), revisions=list(entry.revisions))
+        else:
+            sync["source"] = copy.deepcopy(entry.source)
         self._start(app, self.clock(), {"sync": sync, "initiatedBy": {"username": user}, "retry": {}})
         app.event(self.clock(), "OperationStarted", f"{user} initiated rollback to {history_id}")
 
@@ -273,7 +328,7 @@ class Controller:
         try:
             if app.sync_error:
                 raise render.RenderError(app.sync_error)
-            target = self._render(app, source, sync.get("revision"))
+            target = self._render(app, source, sync.get("revision"), sync.get("revisions"))
         except render.RenderError as exc:
             op.phase, op.message = "Failed", f"one or more objects failed to apply, reason: {exc.message}"
         else:
@@ -293,11 +348,13 @@ class Controller:
                     target.revision,
                     now,
                     op.started_at,
-                    copy.deepcopy(source),
+                    {} if app.multi else copy.deepcopy(source),
                     dict(op.operation.get("initiatedBy") or {}),
+                    list(target.revisions),
+                    app.sources,
                 )
                 app.add_history(item)
-                app.live_revision = target.revision
+                app.live_revision = target.revision or ",".join(target.revisions)
         op.finished_at, app.operation = now, None
         verdict = "succeeded" if op.phase == "Succeeded" else f"failed: {op.message}"
         app.event(

@@ -11,18 +11,15 @@ from __future__ import annotations
 import copy
 import fnmatch
 import posixpath
-import re
-import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from io import StringIO
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from bot import errors
+from bot.sandbox.argocd import reposerver
 
 CLUSTER_SCOPED = {
     "Namespace",
@@ -32,12 +29,9 @@ CLUSTER_SCOPED = {
     "StorageClass",
 }
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"}
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-_SEMVER = re.compile(r"[*~^<>=]|\s-\s")
 
 
-class RenderError(errors.SandboxError):
-    """The emulated repo-server could not produce manifests (becomes a ComparisonError condition)."""
+RenderError = reposerver.RenderError
 
 
 @dataclass(frozen=True)
@@ -71,74 +65,16 @@ class Resource:
 
 @dataclass(frozen=True)
 class Rendered:
-    revision: str
+    revision: str  # "" for a multi-source app, whose ``revisions`` follow spec.sources
     source_type: str  # Directory | Kustomize | Helm
     resources: tuple[Resource, ...]
+    revisions: tuple[str, ...] = ()
 
 
-# ----------------------------------------------------------------------------- git
-
-
-def _git(repo: str, *args: str, stdin: bytes | None = None) -> bytes:
-    try:
-        done = subprocess.run(["git", "-C", repo, *args], input=stdin, capture_output=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        raise RenderError(
-            f"git {args[0]} failed in {repo}: {detail.decode(errors='replace').strip()}"
-        ) from exc
-    return done.stdout
-
-
-def repo_path(repo_url: str) -> str:
-    return repo_url.removeprefix("file://")
-
-
-def resolve(repo: str, revision: str) -> str:
-    """Argo CD's lsRemote rules, reduced to a local repo: HEAD, SHA, branch/tag/full ref, short SHA."""
-    revision = revision or "HEAD"
-    if _SHA.match(revision):
-        return revision
-    if _SEMVER.search(revision):
-        raise RenderError(f"semver constraints are not emulated: '{revision}'")
-    refs: dict[str, str] = {}
-    for line in _git(repo, "show-ref", "--head", "--dereference").decode().splitlines():
-        sha, ref = line.split(" ", 1)
-        if ref.endswith("^{}"):
-            ref = ref[:-3]  # an annotated tag: keep the commit it points at
-        refs[ref] = sha
-    if revision == "HEAD" and "HEAD" in refs:
-        return refs["HEAD"]
-    for candidate in (revision, f"refs/heads/{revision}", f"refs/tags/{revision}"):
-        if candidate in refs:
-            return refs[candidate]
-    if re.fullmatch(r"[0-9a-f]{7,39}", revision):
-        try:
-            return _git(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").decode().strip()
-        except RenderError:
-            pass
-    raise RenderError(f"unable to resolve '{revision}' to a commit SHA")
-
-
-@lru_cache(maxsize=64)
-def tree(repo: str, sha: str) -> Mapping[str, bytes]:
-    """Every file of the commit (demo repos are small), read with one ls-tree and one cat-file --batch."""
-    entries: list[tuple[str, str]] = []
-    for line in _git(repo, "ls-tree", "-r", "-z", sha).split(b"\0"):
-        if line:
-            meta, name = line.split(b"\t", 1)
-            _mode, kind, oid = meta.split()
-            if kind == b"blob":
-                entries.append((name.decode(), oid.decode()))
-    raw = _git(repo, "cat-file", "--batch", stdin=b"".join(f"{oid}\n".encode() for _, oid in entries))
-    files: dict[str, bytes] = {}
-    pos = 0
-    for path, _ in entries:
-        header_end = raw.index(b"\n", pos)
-        size = int(raw[pos:header_end].split()[2])
-        files[path] = raw[header_end + 1 : header_end + 1 + size]
-        pos = header_end + 1 + size + 1
-    return files
+# The repo-server's Git side lives in ``reposerver``; these names are the emulator's own API.
+repo_path = reposerver.repo_path
+resolve = reposerver.resolve
+tree = reposerver.tree
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -283,12 +219,19 @@ def _set_image(container: dict[str, Any], images: list[Mapping[str, Any]]) -> No
 
 
 def _helm(
-    files: Mapping[str, bytes], directory: str, app: str, keys: HelmKeys, params: Mapping[str, str]
+    files: Mapping[str, bytes],
+    directory: str,
+    app: str,
+    keys: HelmKeys,
+    params: Mapping[str, str],
+    overrides: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     chart = (_load(files, f"{directory}/Chart.yaml") or [{}])[0]
     values = (
         (_load(files, f"{directory}/values.yaml") or [{}])[0] if f"{directory}/values.yaml" in files else {}
     )
+    for extra in overrides:  # spec.source.helm.valueFiles, in order, like helm -f
+        values = _merge(values, dict(extra))
     for dotted, value in params.items():  # spec.source.helm.parameters, like --set
         node = values
         *parents, leaf = dotted.split(".")
@@ -359,7 +302,23 @@ def render(
     helm_params: Mapping[str, str] | None = None,
 ) -> Rendered:
     """All resources of ``path`` at ``sha``, namespaced into ``namespace`` where they name none."""
-    files = tree(repo, sha)
+    return render_files(
+        tree(repo, sha), sha, path, app=app, namespace=namespace, helm_keys=helm_keys, helm_params=helm_params
+    )
+
+
+def render_files(
+    files: Mapping[str, bytes],
+    revision: str,
+    path: str,
+    *,
+    app: str,
+    namespace: str,
+    helm_keys: HelmKeys | None = None,
+    helm_params: Mapping[str, str] | None = None,
+    values: Sequence[Mapping[str, Any]] = (),
+) -> Rendered:
+    """``render`` over a file mapping (a Git tree or an unpacked Helm chart); ``values``: helm -f files."""
     directory = path.strip("/") or "."
     names = {f.rsplit("/", 1)[-1] for f in files if posixpath.dirname(f) == directory.removeprefix(".")}
     if not any(f.startswith(directory + "/") or directory == "." for f in files):
@@ -367,7 +326,8 @@ def render(
     if names & {"kustomization.yaml", "kustomization.yml", "Kustomization"}:
         source_type, docs = "Kustomize", _kustomize(files, directory)
     elif "Chart.yaml" in names:
-        source_type, docs = "Helm", _helm(files, directory, app, helm_keys or HelmKeys(), helm_params or {})
+        keys = helm_keys or HelmKeys()
+        source_type, docs = "Helm", _helm(files, directory, app, keys, helm_params or {}, values)
     else:
         source_type = "Directory"
         docs = [
@@ -386,4 +346,4 @@ def render(
         ns = str(doc.get("metadata", {}).get("namespace", ""))
         res = Resource(group, version, str(doc["kind"]), ns, _name(doc), doc)
         resources[res.key] = res
-    return Rendered(sha, source_type, tuple(resources.values()))
+    return Rendered(revision, source_type, tuple(resources.values()))

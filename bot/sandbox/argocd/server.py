@@ -24,14 +24,17 @@ from bot import errors
 from bot.sandbox.argocd import admin, api, controller, state, wire, workload
 
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-SESSION_SECONDS = 24 * 3600
+SESSION_SECONDS = 24 * 3600  # users.session.duration default
+RENEW_SECONDS = 5 * 60  # util/session autoRegenerateTokenDuration
 
 
 class ArgoCDEmulator:
     """``with ArgoCDEmulator([AppConfig(...)], tokens=[...]) as argo: httpx.Client(base_url=argo.url)``.
 
     ``background=False`` disables the controller thread: tests then drive it with ``tick()``/``poll()``
-    and an injected ``clock``.
+    and an injected ``clock``. ``namespaces``: the ``application.namespaces`` setting (regexes) where apps
+    outside the control-plane namespace may live. ``session_duration``: ``users.session.duration``.
+    ``refresh_deadline``: real seconds a ``GET ?refresh=`` waits for the controller before giving up.
     """
 
     def __init__(
@@ -48,6 +51,9 @@ class ArgoCDEmulator:
         tick_interval: float = 0.2,
         host: str = "127.0.0.1",
         port: int = 0,
+        namespaces: Iterable[str] = (),
+        session_duration: float = SESSION_SECONDS,
+        refresh_deadline: float = 60.0,
     ) -> None:
         self.model = model if model is not None else workload.DefaultModel()
         self.controller = controller.Controller(
@@ -57,7 +63,11 @@ class ArgoCDEmulator:
         self.users = dict(users if users is not None else {"admin": "password"})
         self.api_tokens = set(tokens)
         self._secret = secrets.token_bytes(32)
-        self._background = background
+        self.background = background
+        self.namespaces = tuple(namespaces)
+        self.session_duration = session_duration
+        self.refresh_deadline = refresh_deadline
+        self.stopping = False
         self._tick_interval = tick_interval
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,13 +92,16 @@ class ArgoCDEmulator:
         serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
         self._serve_thread = threading.Thread(target=serve, name="argocd-emulator", daemon=True)
         self._serve_thread.start()
-        if self._background:
+        if self.background:
             self._thread = threading.Thread(target=self._loop, name="argocd-emulator-controller", daemon=True)
             self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stopped.set()
+        with self.controller.lock:  # wake any GET ?refresh= still waiting for the controller
+            self.stopping = True
+            self.controller.refreshed.notify_all()
         if self._serve_thread is not None:  # shutdown() would wait forever on a server never served
             self._server.shutdown()
         self._server.server_close()
@@ -116,7 +129,7 @@ class ArgoCDEmulator:
 
     def poll(self, name: str | None = None) -> None:
         """Force a Git poll (re-resolve the target revision and compare) for one app or all of them."""
-        for app_name in [self._app(name).name] if name else list(self.controller.apps):
+        for app_name in [self._app(name).key] if name else list(self.controller.apps):
             self.controller.refresh(app_name)
 
     def live(self, name: str) -> dict[str, Any]:
@@ -145,14 +158,24 @@ class ArgoCDEmulator:
         with self.controller.lock:
             self._app(name).sync_error = message
 
+    def stall(self, stalled: bool = True) -> None:
+        """A busy controller (long refresh queue): requested refreshes wait until it is unstalled."""
+        with self.controller.lock:
+            self.controller.stalled = stalled
+
+    def namespace_enabled(self, namespace: str) -> bool:
+        """util/security IsNamespaceEnabled: the control-plane namespace, or one matching a pattern."""
+        return namespace == wire.CONTROL_NAMESPACE or any(re.fullmatch(p, namespace) for p in self.namespaces)
+
     def _app(self, name: str) -> state.App:
         try:
             return self.controller.apps[name]
         except KeyError:
             raise errors.SandboxError(f"no emulated app named {name!r}") from None
 
-    def make_token(self, username: str = "admin", ttl: float = SESSION_SECONDS) -> str:
+    def make_token(self, username: str = "admin", ttl: float | None = None) -> str:
         now = int(self.clock())
+        ttl = self.session_duration if ttl is None else ttl
         claims = {
             "iss": "argocd",
             "sub": username,
@@ -176,6 +199,20 @@ class ArgoCDEmulator:
         if float(claims.get("exp", 0)) < self.clock():
             raise state.RequestError(16, "invalid session: token has invalid claims: token is expired")
         return str(claims.get("sub", ""))
+
+    def renewal(self, token: str | None) -> str | None:
+        """sessionmanager.go Parse: a valid login token with under 5 minutes left gets a fresh one of the
+        same lifetime; API keys never do."""
+        if not token or token in self.api_tokens:
+            return None
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"verify_exp": False})
+        except jwt.PyJWTError:
+            return None
+        exp, iat = float(claims.get("exp", 0)), float(claims.get("iat", 0))
+        if exp - self.clock() >= RENEW_SECONDS:
+            return None
+        return self.make_token(str(claims.get("sub", "")), ttl=exp - iat)
 
 
 def _handler_for(emulator: ArgoCDEmulator) -> type[BaseHTTPRequestHandler]:
@@ -234,11 +271,12 @@ def _handler_for(emulator: ArgoCDEmulator) -> type[BaseHTTPRequestHandler]:
 
 
 def _token(headers: Any) -> str | None:
+    """server.go getToken: a JWT-shaped Bearer token wins over the ``argocd.token`` cookie."""
     auth = str(headers.get("Authorization") or "")
-    if auth.lower().startswith("bearer "):
+    if auth.startswith("Bearer ") and _JWT_SHAPE.match(auth[7:].strip()):
         return auth[7:].strip()
     for cookie in str(headers.get("Cookie") or "").split(";"):
         name, _, value = cookie.strip().partition("=")
-        if name == "argocd.token":
+        if name == "argocd.token" and _JWT_SHAPE.match(value):
             return value
-    return None
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None

@@ -8,8 +8,7 @@ the clock, or shape HTTP responses; the controller mutates these objects under i
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +17,7 @@ from bot.sandbox.argocd import render, workload
 
 ResourceKey = tuple[str, str, str, str]  # group, kind, namespace, name
 DEFAULT_SERVER = "https://kubernetes.default.svc"
+CONTROL_NAMESPACE = "argocd"  # where argocd-server runs; apps elsewhere need ``appNamespace``
 HEALTHY_KINDS = {"Service", "HorizontalPodAutoscaler", "Ingress", "PersistentVolumeClaim", "Namespace"}
 
 
@@ -49,9 +49,12 @@ class AppConfig:
     self_heal: bool = False
     prune: bool = False
     sync_options: tuple[str, ...] = ()
+    ignore_differences: tuple[Mapping[str, Any], ...] = ()  # spec.ignoreDifferences
     helm_parameters: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     revision_history_limit: int = 10
     deployed: bool = True
+    app_namespace: str = CONTROL_NAMESPACE  # metadata.namespace of the Application (apps in any namespace)
+    sources: tuple[Mapping[str, Any], ...] = ()  # spec.sources as on the wire: replaces the single source
 
     def spec(self) -> dict[str, Any]:
         source: dict[str, Any] = {
@@ -64,7 +67,7 @@ class AppConfig:
                 "parameters": [{"name": k, "value": v} for k, v in self.helm_parameters.items()]
             }
         spec: dict[str, Any] = {
-            "source": source,
+            **({"sources": [dict(s) for s in self.sources]} if self.sources else {"source": source}),
             "destination": {"server": DEFAULT_SERVER, "namespace": self.namespace or self.name},
             "project": self.project,
         }
@@ -77,8 +80,15 @@ class AppConfig:
             policy["syncOptions"] = list(self.sync_options)
         if policy:
             spec["syncPolicy"] = policy
+        if self.ignore_differences:
+            spec["ignoreDifferences"] = [dict(rule) for rule in self.ignore_differences]
         spec["revisionHistoryLimit"] = self.revision_history_limit
         return spec
+
+
+def qualified(namespace: str, name: str) -> str:
+    """Argo CD's qualified app name: bare in the control-plane namespace, ``ns/name`` elsewhere."""
+    return name if namespace in ("", CONTROL_NAMESPACE) else f"{namespace}/{name}"
 
 
 @dataclass
@@ -89,6 +99,8 @@ class HistoryItem:
     started_at: float
     source: dict[str, Any]
     initiated_by: dict[str, Any]
+    revisions: list[str] = field(default_factory=list)  # multi-source: index-aligned with ``sources``
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -102,7 +114,8 @@ class OpState:
 
     @property
     def revision(self) -> str:
-        return str(self.operation.get("sync", {}).get("revision", ""))
+        sync = self.operation.get("sync", {})
+        return str(sync.get("revision") or ("[" + ", ".join(sync.get("revisions") or []) + "]"))
 
 
 @dataclass
@@ -131,6 +144,7 @@ class App:
     resources: list[ResourceState] = field(default_factory=list)
     sync_status: str = ""
     sync_revision: str = ""
+    sync_revisions: list[str] = field(default_factory=list)  # multi-source apps only
     compared_to: dict[str, Any] | None = None
     health: str = ""
     health_message: str = ""
@@ -145,8 +159,13 @@ class App:
     next_poll: float = 0.0
     compare_at: float | None = None
     sync_error: str | None = None  # emulator behaviour: make every sync fail with this message
+    app_namespace: str = CONTROL_NAMESPACE
 
     # -- spec accessors
+
+    @property
+    def key(self) -> str:
+        return qualified(self.app_namespace, self.name)
 
     @property
     def project(self) -> str:
@@ -157,6 +176,15 @@ class App:
         return dict(self.spec.get("source") or {})
 
     @property
+    def multi(self) -> bool:
+        """``spec.sources`` set: status revisions are index-aligned lists (argocd-api.md section 4)."""
+        return bool(self.spec.get("sources"))
+
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        return [dict(s) for s in self.spec.get("sources") or []]
+
+    @property
     def namespace(self) -> str:
         return str((self.spec.get("destination") or {}).get("namespace", ""))
 
@@ -164,6 +192,10 @@ class App:
     def automated(self) -> dict[str, Any] | None:
         auto = (self.spec.get("syncPolicy") or {}).get("automated")
         return auto if isinstance(auto, dict) and auto.get("enabled", True) is not False else None
+
+    @property
+    def ignore_differences(self) -> list[dict[str, Any]]:
+        return [dict(rule) for rule in self.spec.get("ignoreDifferences") or []]
 
     @property
     def sync_options(self) -> list[str]:
@@ -182,36 +214,39 @@ class App:
         return self.history[-1].id + 1 if self.history else 0
 
 
-def validate_spec(spec: Any) -> dict[str, Any]:
-    """The subset of Argo CD's spec validation that a patch can break here."""
-    if not isinstance(spec, dict):
-        raise RequestError(3, "spec must be an object")
-    source = spec.get("source")
-    if not isinstance(source, dict) or not isinstance(source.get("repoURL"), str) or not source["repoURL"]:
-        raise RequestError(
-            3, "application spec for is invalid: InvalidSpecError: spec.source.repoURL is required"
-        )
-    for key in ("path", "targetRevision"):
-        if not isinstance(source.get(key, ""), str):
-            raise RequestError(
-                3, f"json: cannot unmarshal into Go struct field ApplicationSource.{key} of type string"
-            )
-    if not isinstance(spec.get("project", ""), str) or not spec.get("project"):
-        raise RequestError(3, "application spec is invalid: InvalidSpecError: project is required")
-    return spec
-
-
 # ----------------------------------------------------------------------------- comparison and health
 
 
+def normalize(res: render.Resource, ignore: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The manifest without the ``spec.ignoreDifferences`` jsonPointers that match the resource (what
+    ``normalizedLiveState`` shows and what the comparison uses)."""
+    manifest = copy.deepcopy(dict(res.manifest))
+    for rule in ignore:
+        if (rule.get("kind"), rule.get("group", "")) != (res.kind, res.group):
+            continue
+        if rule.get("name") not in (None, "", res.name):
+            continue
+        for pointer in rule.get("jsonPointers") or []:
+            *parents, leaf = [p.replace("~1", "/").replace("~0", "~") for p in str(pointer).split("/")[1:]]
+            node: Any = manifest
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node.pop(leaf, None)
+    return manifest
+
+
 def compare(
-    desired: render.Rendered, live: Mapping[ResourceKey, render.Resource]
+    desired: render.Rendered,
+    live: Mapping[ResourceKey, render.Resource],
+    ignore: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[str, list[ResourceState]]:
-    """Synced iff every desired resource is live and identical, and nothing extra is live."""
+    """Synced iff every desired resource is live and identical (but for ignored differences), and
+    nothing extra is live."""
     states: list[ResourceState] = []
     for res in desired.resources:
         current = live.get(res.key)
-        synced = current is not None and current.manifest == res.manifest
+        synced = current is not None and normalize(current, ignore) == normalize(res, ignore)
         states.append(ResourceState(res, "Synced" if synced else "OutOfSync"))
     wanted = {res.key for res in desired.resources}
     for key, res in live.items():
@@ -267,6 +302,14 @@ def resource_result(res: render.Resource, status: str, message: str) -> dict[str
 def sync_result(
     app: App, target: render.Rendered, resources: list[dict[str, Any]], source: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    if app.multi:  # revision "" and source {"repoURL":""}: the lists carry them (argocd-api.md section 4)
+        return {
+            "resources": resources,
+            "revision": "",
+            "source": {},
+            "revisions": list(target.revisions),
+            "sources": app.sources,
+        }
     return {
         "resources": resources,
         "revision": target.revision,
@@ -342,46 +385,3 @@ def drift_live(app: App, drift: Mapping[str, Any]) -> ResourceKey:
     old = app.live[key]
     app.live[key] = render.Resource(old.group, old.version, old.kind, old.namespace, old.name, manifest)
     return key
-
-
-# ----------------------------------------------------------------------------- patches
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def json_patch(target: Any, ops: Any) -> Any:
-    """RFC 6902 add/replace/remove/test; enough for toggling sync policy and editing the source."""
-    if not isinstance(ops, list):
-        raise RequestError(3, "json patch must be a list of operations")
-    doc = copy.deepcopy(target)
-    for op in ops:
-        if not isinstance(op, dict) or not isinstance(op.get("path"), str):
-            raise RequestError(3, f"invalid json patch operation: {json.dumps(op)}")
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
-        parent: Any = doc
-        for part in parts[:-1]:
-            parent = parent[int(part)] if isinstance(parent, list) else parent.setdefault(part, {})
-        leaf = parts[-1] if parts else ""
-        kind = op.get("op")
-        if kind in ("add", "replace") and isinstance(parent, dict):
-            parent[leaf] = op.get("value")
-        elif kind == "add" and isinstance(parent, list):
-            parent.insert(len(parent) if leaf == "-" else int(leaf), op.get("value"))
-        elif kind == "remove" and isinstance(parent, dict) and leaf in parent:
-            del parent[leaf]
-        elif kind == "test" and (parent.get(leaf) if isinstance(parent, dict) else None) == op.get("value"):
-            continue
-        else:
-            raise RequestError(3, f"unable to apply json patch operation {kind} at {op['path']}")
-    return doc

@@ -8,8 +8,9 @@ state under the caller's lock and must not change it.
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot.sandbox.argocd import render, state, wire, workload
@@ -75,10 +76,10 @@ def tree(app: state.App, model: workload.WorkloadModel, now: float) -> dict[str,
     return {"nodes": nodes}
 
 
-def _masked(res: render.Resource | None) -> str:
+def _masked(res: render.Resource | None, manifest: dict[str, Any] | None = None) -> str:
     if res is None:
         return "null"
-    manifest = dict(res.manifest)
+    manifest = dict(res.manifest) if manifest is None else manifest
     if res.kind == "Secret":
         manifest["data"] = {k: "+" * (8 + i) for i, k in enumerate(manifest.get("data") or {})}
     return json.dumps(manifest, separators=(",", ":"))
@@ -101,8 +102,12 @@ def managed_resources(app: state.App, filters: Mapping[str, str]) -> dict[str, A
             "namespace": res.namespace,
             "name": res.name,
             "targetState": _masked(target),
-            "liveState": _masked(live),
-            "normalizedLiveState": _masked(live),
+            # liveState is the object as the cluster returns it (server-set metadata, status);
+            # normalizedLiveState drops that and the ignoreDifferences paths (controller getResourcesDiffs).
+            "liveState": _masked(live, _as_served(app, live)),
+            "normalizedLiveState": _masked(
+                live, state.normalize(live, app.ignore_differences) if live else None
+            ),
             "predictedLiveState": _masked(target),
             "resourceVersion": str(app.resource_version) if live else "",
             "modified": (target.manifest if target else None) != (live.manifest if live else None),
@@ -111,19 +116,31 @@ def managed_resources(app: state.App, filters: Mapping[str, str]) -> dict[str, A
     return {"items": items}
 
 
+def _as_served(app: state.App, res: render.Resource | None) -> dict[str, Any] | None:
+    """The live object with what the API server adds: uid, resourceVersion, generation, a status."""
+    if res is None:
+        return None
+    manifest = dict(res.manifest)
+    meta = {**(manifest.get("metadata") or {}), "uid": wire.uid(app, *res.key)}
+    manifest["metadata"] = {**meta, "resourceVersion": str(app.resource_version), "generation": 1}
+    if (wl := workload.workload_of(res)) is not None:
+        manifest["status"] = {"observedGeneration": 1, "replicas": wl.replicas, "readyReplicas": wl.replicas}
+    return manifest
+
+
 def events(app: state.App) -> dict[str, Any]:
     items = []
     for i, event in enumerate(app.events):
         meta = {
             "name": f"{app.name}.{uuid.uuid5(uuid.UUID(app.uid), str(i)).hex[:16]}",
-            "namespace": wire.CONTROL_NAMESPACE,
+            "namespace": app.app_namespace,
             "uid": wire.uid(app, "event", str(i)),
             "resourceVersion": str(i + 1),
             "creationTimestamp": wire.ts(event["at"]),
         }
         involved = {
             "kind": "Application",
-            "namespace": wire.CONTROL_NAMESPACE,
+            "namespace": app.app_namespace,
             "name": app.name,
             "uid": app.uid,
             "apiVersion": "argoproj.io/v1alpha1",
@@ -171,3 +188,29 @@ def drop(data: Mapping[str, Any], paths: Sequence[Sequence[str]]) -> dict[str, A
             continue
         out[key] = drop(value, sub) if sub and isinstance(value, Mapping) else value
     return out
+
+
+def selector(text: str) -> Callable[[Mapping[str, str]], bool]:
+    """Kubernetes label selectors: k=v, k==v, k!=v, k in (a,b), k notin (a,b), k, !k."""
+    checks: list[Callable[[Mapping[str, str]], bool]] = []
+    for raw in re.split(r",(?![^()]*\))", text):
+        part = raw.strip()
+        if not part:
+            continue
+        if m := re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", part):
+            checks.append(_among(m[1], {v.strip() for v in m[3].split(",")}, m[2] == "in"))
+        elif m := re.fullmatch(r"([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)", part):
+            checks.append(_among(m[1], {m[3]}, m[2] != "!="))
+        elif m := re.fullmatch(r"(!?)([\w./-]+)", part):
+            checks.append(_exists(m[2], not m[1]))
+        else:
+            raise state.RequestError(2, f"error parsing the selector: unable to parse requirement: {part!r}")
+    return lambda labels: all(check(labels) for check in checks)
+
+
+def _among(key: str, values: set[str], inside: bool) -> Callable[[Mapping[str, str]], bool]:
+    return lambda labels: (labels.get(key) in values) == inside
+
+
+def _exists(key: str, present: bool) -> Callable[[Mapping[str, str]], bool]:
+    return lambda labels: (key in labels) == present

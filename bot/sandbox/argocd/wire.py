@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.sandbox.argocd import state, workload
 
-CONTROL_NAMESPACE = "argocd"
+CONTROL_NAMESPACE = state.CONTROL_NAMESPACE
 _EMPTY: tuple[Any, ...] = (None, "", False, [], {})
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -102,13 +102,15 @@ def error(code: int, message: str) -> dict[str, Any]:
 
 
 def source(data: Mapping[str, Any] | None) -> dict[str, Any]:
-    return shape(data or {}, SOURCE, keep=("repoURL",))
+    return shape({"repoURL": "", **(data or {})}, SOURCE, keep=("repoURL",))  # a struct: never omitted
 
 
 def spec(data: Mapping[str, Any]) -> dict[str, Any]:
     out = shape(data, SPEC, keep=("destination", "project"))
     if "source" in out:
         out["source"] = source(out["source"])
+    if "sources" in out:
+        out["sources"] = [source(s) for s in out["sources"]]
     out["destination"] = shape(out.get("destination") or {}, DESTINATION)
     if "syncPolicy" in out:
         policy = shape(out["syncPolicy"], SYNC_POLICY)
@@ -125,6 +127,8 @@ def operation(op: Mapping[str, Any]) -> dict[str, Any]:
     sync = shape(op.get("sync") or {}, SYNC_OP)
     if "source" in sync:
         sync["source"] = source(sync["source"])
+    if "sources" in sync:
+        sync["sources"] = [source(s) for s in sync["sources"]]
     return shape(
         {"sync": sync, "initiatedBy": op.get("initiatedBy") or {}, "retry": op.get("retry") or {}},
         ("sync", "initiatedBy", "info", "retry"),
@@ -140,7 +144,7 @@ def application(app: state.App, *, with_health: bool = True) -> dict[str, Any]:
     """An Application as Get/Sync/Patch return it; List passes ``with_health=False`` (3.x behaviour)."""
     meta = {
         "name": app.name,
-        "namespace": CONTROL_NAMESPACE,
+        "namespace": app.app_namespace,
         "uid": app.uid,
         "resourceVersion": str(app.resource_version),
         "generation": app.generation,
@@ -177,13 +181,17 @@ def _status(app: state.App, with_health: bool) -> dict[str, Any]:
         item["requiresPruning"] = res_state.requires_pruning
         resources.append(shape(item, ()))
     compared = app.compared_to or {}
+    compared_to: dict[str, Any] = {
+        "source": source(compared.get("source")),
+        "destination": shape(compared.get("destination") or {}, DESTINATION),
+    }
+    if compared.get("sources"):
+        compared_to["sources"] = [source(s) for s in compared["sources"]]
     sync = {
         "status": app.sync_status,
-        "comparedTo": {
-            "source": source(compared.get("source")),
-            "destination": shape(compared.get("destination") or {}, DESTINATION),
-        },
+        "comparedTo": compared_to,
         "revision": app.sync_revision,
+        "revisions": app.sync_revisions,
     }
     health = {
         "status": app.health,
@@ -198,6 +206,8 @@ def _status(app: state.App, with_health: bool) -> dict[str, Any]:
                 "id": h.id,
                 "source": source(h.source),
                 "deployStartedAt": ts(h.started_at),
+                "sources": [source(s) for s in h.sources],
+                "revisions": h.revisions,
                 "initiatedBy": h.initiated_by,
             },
             (),
@@ -237,6 +247,8 @@ def _op_state(op: state.OpState) -> dict[str, Any]:
                 "resources": [shape(r, RESULT) for r in op.sync_result.get("resources") or []],
                 "revision": op.sync_result.get("revision", ""),
                 "source": source(op.sync_result.get("source")),
+                "sources": [source(s) for s in op.sync_result.get("sources") or []],
+                "revisions": op.sync_result.get("revisions") or [],
             },
             (),
             keep=("revision", "source"),
