@@ -159,7 +159,7 @@ def test_watcher_verifies_after_sync_health_and_slo_period() -> None:
     assert out.success and out.phase is verdict.Phase.VERIFIED
     assert out.synced_at is not None and out.healthy_at is not None and out.recovered_at is not None
     # judged once, on data from the moment it was Healthy, after period (30s) + offset (15s)
-    assert READS == [(out.healthy_at, out.recovered_at)]
+    assert [(out.healthy_at, out.recovered_at)] == READS
     assert out.recovered_at - out.healthy_at >= timedelta(seconds=45)
     assert out.recovered_at - out.healthy_at < timedelta(seconds=60)
 
