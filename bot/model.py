@@ -243,6 +243,7 @@ class AppStatus:
     history: tuple[Deployment, ...] = ()
     images: tuple[str, ...] = ()
     health_message: str = ""
+    health_since: datetime | None = None  # status.health.lastTransitionTime (Argo CD's own clock)
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,9 @@ class Snapshot:
     at: datetime
     apps: Mapping[str, AppObservation]
     errors: tuple[str, ...] = ()
+    # the same batched queries at earlier evaluation steps, oldest first (Prometheus answers any past
+    # instant): the decision core derives "held for N cycles" from these, not from process memory
+    history: tuple[Snapshot, ...] = ()
 
 
 # --------------------------------------------------------------------------- decisions

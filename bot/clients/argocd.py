@@ -237,6 +237,7 @@ def parse_app(raw: Application) -> model.AppStatus:
         history=history,
         images=tuple((status.get("summary") or {}).get("images") or ()),
         health_message=health.get("message", ""),
+        health_since=parse_time(health.get("lastTransitionTime")),
     )
 
 

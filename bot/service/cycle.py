@@ -69,6 +69,7 @@ class Engine:
             timeout=s.prometheus.timeout,
             load_query=s.prometheus.load_query,
             replicas_query=s.prometheus.replicas_query,
+            instants=mem.steps_needed(s.policies),
         )
         self.tools = execute.Tools(s, rt.clones, rt.argocd, rt.github, rt.clock, sli=self._sli)
         self._stopping = threading.Event()

@@ -83,7 +83,9 @@ class Verifier:
         name = spec.argocd_app or action.app
         recorded = self.recorder.recorded(repo.github, heal)
         if recorded is not None:
-            # another replica (or an earlier run) already judged this heal: its verdict stands
+            # another replica (or an earlier run) already judged this heal: its verdict stands, and
+            # claiming it again puts it back on top should a pending status have landed after it
+            recorded = self.recorder.claim(repo.github, heal, recorded.state, recorded.description)
             return _adopted(watcher.Outcome(False, verdict.Phase.FAILED, "", self.clock()), recorded)
         pushed_at = result.at or self.clock()
         self.recorder.pending(repo.github, heal, "waiting for Argo CD to sync and the SLO to recover")
