@@ -266,6 +266,7 @@ class AppStatus:
     app_namespace: str = ""  # metadata.namespace: where the Application object lives
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source_type: str = ""  # status.sourceType (Helm, Kustomize, Directory, Plugin), else inferred
+    health_since: datetime | None = None  # status.health.lastTransitionTime (Argo CD's own clock)
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,9 @@ class Snapshot:
     at: datetime
     apps: Mapping[str, AppObservation]
     errors: tuple[str, ...] = ()
+    # the same batched queries at earlier evaluation steps, oldest first (Prometheus answers any past
+    # instant): the decision core derives "held for N cycles" from these, not from process memory
+    history: tuple[Snapshot, ...] = ()
 
 
 # --------------------------------------------------------------------------- decisions

@@ -126,8 +126,8 @@ def _context(
         sli_window=sli.window or "1h",
         merge_policy=merge,
         verify_plan=(
-            "githeal waits until Argo CD is Synced and Healthy at this commit, then watches the SLO's "
-            f"short window for {tools.settings.verify.period:.0f}s; it escalates if the heal did not help."
+            "githeal waits until Argo CD is Synced and Healthy at this commit, then judges the SLO on "
+            f"{tools.settings.verify.period:.0f}s of data from after that; it escalates if it did not help."
         ),
         **kw,  # type: ignore[arg-type]
     )

@@ -296,6 +296,7 @@ def parse_app(raw: Application) -> model.AppStatus:
         history=history,
         images=tuple((status.get("summary") or {}).get("images") or ()),
         health_message=health.get("message", ""),
+        health_since=parse_time(health.get("lastTransitionTime")),
         app_namespace=str(meta.get("namespace") or ""),
         annotations=dict(meta.get("annotations") or {}),
         source_type=str(status.get("sourceType") or _source_type(source)),

@@ -91,6 +91,13 @@ class IssueRef:
 
 
 @dataclass(frozen=True)
+class StatusRef:
+    id: int
+    state: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class CombinedStatus:
     sha: str
     state: str  # success | failure | pending (GitHub's combined state; no statuses at all is pending)
@@ -397,7 +404,8 @@ class GitHubClient:
 
     def set_status(
         self, repo: str, sha: str, state: str, context: str, *, description: str = "", target_url: str = ""
-    ) -> None:
+    ) -> int:
+        """Create a commit status; returns its id (GitHub numbers statuses in creation order)."""
         text = (
             description
             if len(description) <= DESCRIPTION_LIMIT
@@ -408,7 +416,16 @@ class GitHubClient:
             kwargs = {"description": text, "context": context}
             if target_url:
                 kwargs["target_url"] = target_url
-            commit.create_status(state, **kwargs)
+            return int(commit.create_status(state, **kwargs).id)
+
+    def statuses(self, repo: str, sha: str, context: str) -> list[StatusRef]:
+        """Every status of ``context`` on ``sha``, oldest first (the combined status shows only the last)."""
+        with self._call(f"list statuses {context} of {sha[:12]} in", repo):
+            items = self._lazy.get_repo(repo).get_commit(sha).get_statuses()
+            found = [
+                StatusRef(int(x.id), x.state, x.description or "") for x in items if x.context == context
+            ]
+            return sorted(found, key=lambda x: x.id)
 
     def combined_status(self, repo: str, sha: str) -> CombinedStatus:
         with self._call(f"read combined status of {sha[:12]} in", repo):

@@ -1,9 +1,14 @@
-"""What the service keeps between cycles, in process: trigger streaks and recent scale recommendations.
+"""What each (app, policy) trigger has held for, derived from the data; plus scale recommendations.
 
-``remember`` is a pure update from one snapshot. Semantics, per (app, policy): a FIRING cycle adds
-to the streak (and starts its ``since``), a CLEAR cycle (OK data, condition false) resets it, a HOLD
-cycle (non-OK data, unreadable status, Unknown health) leaves it exactly as it was. A restart simply
-starts counting again, which only delays heals. Must not read the clock or any external system.
+Level-triggered (STYLE 15): a trigger counted in cycles (``slo``, ``threshold``, ``load``) is read at
+every evaluation step the snapshot carries (``Snapshot.history``: the same batched queries at earlier
+instants), so a restart, a second replica or a cron ``githeal once`` derives the same streak. Only
+when a snapshot carries no history do streaks accumulate across cycles in process, as before.
+Per step: FIRING adds to the streak, CLEAR (OK data, condition false) resets it, HOLD (non-OK data)
+leaves it. Argo CD triggers (``health``, ``out_of_sync``) have no past in the data: a health streak
+starts at Argo CD's ``health.lastTransitionTime``; out-of-sync ``for:`` is timed in process (a restart
+restarts that clock; documented in the README). Apps absent from a partial snapshot keep their
+streaks. Must not read the clock or any external system.
 """
 
 from __future__ import annotations
@@ -85,6 +90,42 @@ def _recommend(
     return Recommendations(previous.since if previous else at, (*kept, (at, rec)))
 
 
+def _derived(trigger: object) -> bool:
+    return not isinstance(trigger, pol.HealthTrigger | pol.OutOfSyncTrigger)
+
+
+def steps_needed(policies: Iterable[pol.Policy]) -> int:
+    """How many evaluation steps observe must read so every ``cycles: N`` can be derived from data."""
+    return max((triggers.needed(p.trigger)[0] for p in policies if _derived(p.trigger)), default=1)
+
+
+def _streak(
+    memory: Memory, snapshot: model.Snapshot, policy: pol.Policy, app: str, obs: model.AppObservation
+) -> Streak | None:
+    """The streak of ``policy`` on ``app`` after ``snapshot``; None when the policy does not apply."""
+    selected = triggers.selects(policy, obs)
+    if selected is False:
+        return None
+    key = (app, policy.name)
+
+    def reading(o: model.AppObservation) -> triggers.Reading:
+        sel = triggers.selects(policy, o)
+        return triggers.Reading.HOLD if sel is None else triggers.read(policy.trigger, o).reading
+
+    if _derived(policy.trigger) and snapshot.history:
+        streak = Streak()
+        for past in snapshot.history:
+            if app in past.apps:
+                streak = step(streak, reading(past.apps[app]), past.at)
+        return step(streak, reading(obs), snapshot.at)
+    new = step(memory.streaks.get(key, Streak()), reading(obs), snapshot.at)
+    since = obs.status.health_since if obs.status is not None else None
+    if isinstance(policy.trigger, pol.HealthTrigger) and new.count and since is not None:
+        # Argo CD's own clock says how long the app has been in this health: a restart loses nothing
+        new = Streak(new.count, min(since, snapshot.at), new.last)
+    return new
+
+
 def remember(
     memory: Memory,
     snapshot: model.Snapshot,
@@ -92,29 +133,32 @@ def remember(
     *,
     apps: Mapping[str, tree.AppSpec] | None = None,
 ) -> Memory:
-    """Memory after ``snapshot``. Apps no longer observed and policies no longer configured are forgotten.
+    """Memory after ``snapshot``. Policies no longer configured are forgotten; apps the snapshot did
+    not observe (a partial cycle) keep what they had.
 
     ``apps`` (keyed like ``snapshot.apps``) narrows scale bounds per app, as ``planner.plan`` does."""
     if memory.at is not None and snapshot.at <= memory.at:
         return memory  # the same (or an older, replayed) cycle must not count twice
-    streaks: dict[Key, Streak] = {}
-    recs: dict[Key, Recommendations] = {}
+    policies = list(policies)
+    names = {p.name for p in policies}
+    streaks: dict[Key, Streak] = {
+        k: v for k, v in memory.streaks.items() if k[0] not in snapshot.apps and k[1] in names
+    }
+    recs: dict[Key, Recommendations] = {
+        k: v for k, v in memory.recommendations.items() if k[0] not in snapshot.apps and k[1] in names
+    }
     for policy in policies:
         for app, obs in sorted(snapshot.apps.items()):
             key = (app, policy.name)
-            selected = triggers.selects(policy, obs)
-            if selected is False:
+            new = _streak(memory, snapshot, policy, app, obs)
+            if new is None:
                 continue
-            old = memory.streaks.get(key, Streak())
-            reading = (
-                triggers.Reading.HOLD if selected is None else triggers.read(policy.trigger, obs).reading
-            )
-            new = step(old, reading, snapshot.at)
             if new != Streak():
                 streaks[key] = new
             if isinstance(policy.remedy, pol.Scale):
                 kept = memory.recommendations.get(key)
                 spec = scaling.bounded(policy.remedy, (apps or {}).get(app))
+                selected = triggers.selects(policy, obs)
                 fresh = kept if selected is None else _recommend(kept, obs, spec, snapshot.at)
                 if fresh is not None:
                     recs[key] = fresh

@@ -3,6 +3,8 @@
 Every query of a cycle is pinned to the same evaluation time and runs on a small thread pool (the
 server allows 20 concurrent queries; we use at most 4). A failed query becomes QUERY_ERROR samples
 for the SLO it belonged to; it never raises, so one bad SLO or app cannot stop the others.
+``collect_history`` runs the same batched queries over the last N evaluation steps (one range query
+each, same cost in calls), so "held for N cycles" is read from the data, never counted in memory.
 This module must not decide anything: it only fetches and hands the answers to ``slo.evaluate``.
 """
 
@@ -86,6 +88,94 @@ def collect_slos(
     wanted = _wanted(slos, apps)
     used = [s for s in slos if any(s.name in names for names in wanted.values())]
     answers = fetch(client, used, at, timeout=timeout, concurrency=concurrency)
+    return _reports(used, wanted, answers, at)
+
+
+def _wanted(
+    slos: Sequence[model.SLO], apps: Collection[str] | Mapping[str, Collection[str]]
+) -> dict[str, frozenset[str]]:
+    every = frozenset(s.name for s in slos)
+    if isinstance(apps, Mapping):
+        return {app: frozenset(names) & every for app, names in apps.items()}
+    return dict.fromkeys(apps, every)
+
+
+def instants(at: float, count: int, step: float) -> tuple[float, ...]:
+    """The last ``count`` evaluation instants ending at ``at``, oldest first."""
+    n = max(1, count)
+    return tuple(at - (n - 1 - i) * step for i in range(n))
+
+
+def fetch_history(
+    client: prometheus.PrometheusClient,
+    slos: Sequence[model.SLO],
+    at: float,
+    count: int,
+    step: float,
+    *,
+    timeout: float | None = None,
+    concurrency: int = MAX_CONCURRENCY,
+) -> dict[float, list[Answer]]:
+    """``fetch`` at each of ``instants(at, count, step)``: one range query per batched expression."""
+    times = instants(at, count, step)
+    if len(times) == 1 or step <= 0:
+        return {at: fetch(client, slos, at, timeout=timeout, concurrency=concurrency)}
+    by_name = {s.name: s for s in slos}
+    planned = queries.plan(slos)
+
+    def run(q: queries.BatchQuery) -> dict[float, Answer]:
+        try:
+            result = client.query_range(q.expr, times[0], times[-1], step, timeout)
+        except errors.ClientError as exc:
+            return {t: Answer(q, queries.failed(q.window, str(exc))) for t in times}
+        if result.warnings:
+            bad = queries.failed(q.window, "warnings: " + "; ".join(result.warnings))
+            return {t: Answer(q, bad) for t in times}
+        pairs: dict[float, list[tuple[Mapping[str, str], float]]] = {t: [] for t in times}
+        for series in result.series:
+            for ts, value in series.points:
+                t = _nearest(times, ts)
+                if t is not None:
+                    pairs[t].append((series.labels, value))
+        return {t: Answer(q, queries.parse(by_name[q.slo], q.window, pairs[t])) for t in times}
+
+    out: dict[float, list[Answer]] = {t: [] for t in times}
+    if not planned:
+        return out
+    workers = max(1, min(concurrency, MAX_CONCURRENCY, len(planned)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="githeal-prom") as pool:
+        for per_instant in pool.map(run, planned):
+            for t, answer in per_instant.items():
+                out[t].append(answer)
+    return out
+
+
+def _nearest(times: Sequence[float], ts: float) -> float | None:
+    # range answers carry millisecond timestamps; match them back to the requested instants
+    return next((t for t in times if abs(t - ts) < 0.0005), None)
+
+
+def collect_history(
+    client: prometheus.PrometheusClient,
+    slos: Sequence[model.SLO],
+    apps: Collection[str] | Mapping[str, Collection[str]],
+    at: float,
+    count: int,
+    step: float,
+    *,
+    timeout: float | None = None,
+    concurrency: int = MAX_CONCURRENCY,
+) -> dict[float, dict[str, tuple[model.SLOReport, ...]]]:
+    """``collect_slos`` at each of the last ``count`` evaluation steps (keys oldest first)."""
+    wanted = _wanted(slos, apps)
+    used = [s for s in slos if any(s.name in names for names in wanted.values())]
+    answers = fetch_history(client, used, at, count, step, timeout=timeout, concurrency=concurrency)
+    return {t: _reports(used, wanted, per_instant, t) for t, per_instant in answers.items()}
+
+
+def _reports(
+    used: Sequence[model.SLO], wanted: Mapping[str, frozenset[str]], answers: Sequence[Answer], at: float
+) -> dict[str, tuple[model.SLOReport, ...]]:
     data: dict[str, dict[float, queries.WindowData]] = {}
     for answer in answers:
         data.setdefault(answer.query.slo, {})[answer.query.window] = answer.data
@@ -97,12 +187,3 @@ def collect_slos(
         app: tuple(reports[s.name][app] for s in used if s.name in slo_names)
         for app, slo_names in wanted.items()
     }
-
-
-def _wanted(
-    slos: Sequence[model.SLO], apps: Collection[str] | Mapping[str, Collection[str]]
-) -> dict[str, frozenset[str]]:
-    every = frozenset(s.name for s in slos)
-    if isinstance(apps, Mapping):
-        return {app: frozenset(names) & every for app, names in apps.items()}
-    return dict.fromkeys(apps, every)

@@ -99,9 +99,17 @@ def _part(expr: str, name: str) -> str:
     return f'label_replace({expr}, "{PART}", "{name}", "", "")'
 
 
+def _freshness(slo: model.SLO, parts: list[str]) -> str:
+    label = slo.app_label
+    selector = freshness_selector(slo)
+    if selector:
+        parts.append(_part(f"max by ({label}) (timestamp({selector}))", "newest"))
+    parts.append(_part(f'min by ({label}) (up{{{label}!=""}})', "up"))
+    return "\n  or ".join(parts)
+
+
 def window_query(slo: model.SLO, window: float) -> str:
     """The whole batched expression for one (SLO, window)."""
-    label = slo.app_label
     if slo.kind == "threshold":
         lookback = threshold_lookback(slo)
         parts = [_part(f"({render(slo.value_query, lookback)})", "value")]
@@ -109,11 +117,19 @@ def window_query(slo: model.SLO, window: float) -> str:
             parts.append(_part(events_expr(slo, THRESHOLD_WINDOW), "events"))
     else:
         parts = [_part(ratio_expr(slo, window), "value"), _part(events_expr(slo, window), "events")]
-    selector = freshness_selector(slo)
-    if selector:
-        parts.append(_part(f"max by ({label}) (timestamp({selector}))", "newest"))
-    parts.append(_part(f'min by ({label}) (up{{{label}!=""}})', "up"))
-    return "\n  or ".join(parts)
+    return _freshness(slo, parts)
+
+
+def since_query(slo: model.SLO, window: float) -> str:
+    """The SLI over exactly the last ``window`` seconds, whatever its kind (verification reads the
+    interval since a heal took effect, so no burn-rate window can still remember the incident)."""
+    if slo.kind == "threshold":
+        parts = [_part(f"({render(slo.value_query, window)})", "value")]
+        if slo.total_query:
+            parts.append(_part(events_expr(slo, window), "events"))
+    else:
+        parts = [_part(ratio_expr(slo, window), "value"), _part(events_expr(slo, window), "events")]
+    return _freshness(slo, parts)
 
 
 def plan(slos: Iterable[model.SLO]) -> tuple[BatchQuery, ...]:

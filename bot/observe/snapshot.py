@@ -62,6 +62,7 @@ class Sources:
     timeout: float | None = None
     load_query: str | None = None
     replicas_query: str | None = None
+    instants: int = 1  # evaluation steps observed per cycle (the longest ``cycles:`` of the policies)
 
 
 def _named(wanted: str, index: Index, namespace: str | None) -> list[model.AppStatus]:
@@ -107,6 +108,82 @@ def _per_app(
     return {k: v for k, v in result.by(label).items() if math.isfinite(v) and v >= 0}, ""
 
 
+def _per_app_history(
+    client: prometheus.PrometheusClient,
+    expr: str | None,
+    times: Sequence[float],
+    step: float,
+    label: str,
+    timeout: float | None,
+) -> tuple[dict[float, dict[str, float]], str]:
+    """``_per_app`` at each of ``times`` with one range query."""
+    if not expr:
+        return {}, ""
+    try:
+        result = client.query_range(expr, times[0], times[-1], step, timeout=timeout)
+    except errors.PrometheusError as exc:
+        return {}, str(exc)
+    if result.warnings:
+        return {}, "warnings: " + "; ".join(result.warnings)
+    out: dict[float, dict[str, float]] = {t: {} for t in times}
+    for series in result.series:
+        app = series.labels.get(label)
+        for ts, value in series.points:
+            t = next((t for t in times if abs(t - ts) < 0.0005), None)
+            if app and t is not None and math.isfinite(value) and value >= 0:
+                out[t][app] = value
+    return out, ""
+
+
+Series = dict[float, dict[str, float]]  # evaluation instant -> app -> value
+
+
+def _readings(
+    sources: Sources, chosen: Sequence[Target], at: float
+) -> tuple[dict[float, dict[str, tuple[model.SLOReport, ...]]], Series, Series, list[str]]:
+    """SLO reports, load and replicas at each evaluation instant of this cycle (one batched query,
+    or one range query when several instants are wanted), plus the errors to report."""
+    slo_apps = {t.metric: t.slos for t in chosen}
+    times = collect.instants(at, sources.instants, sources.step)
+    if len(times) == 1:
+        reports = {
+            at: collect.collect_slos(sources.prometheus, sources.slos, slo_apps, at, timeout=sources.timeout)
+        }
+        lbl, tmo = sources.app_label, sources.timeout
+        load, load_err = _per_app(sources.prometheus, sources.load_query, at, lbl, tmo)
+        reps, reps_err = _per_app(sources.prometheus, sources.replicas_query, at, lbl, tmo)
+        return reports, {at: load}, {at: reps}, [e for e in (load_err, reps_err) if e]
+    reports = collect.collect_history(
+        sources.prometheus, sources.slos, slo_apps, at, len(times), sources.step, timeout=sources.timeout
+    )
+    args = (times, sources.step, sources.app_label, sources.timeout)
+    loads, load_err = _per_app_history(sources.prometheus, sources.load_query, *args)
+    replicas, reps_err = _per_app_history(sources.prometheus, sources.replicas_query, *args)
+    return reports, loads, replicas, [e for e in (load_err, reps_err) if e]
+
+
+def _observations(
+    chosen: Sequence[Target],
+    statuses: Mapping[str, tuple[model.AppStatus | None, str]],
+    reports: Mapping[str, tuple[model.SLOReport, ...]],
+    load: Mapping[str, float],
+    reps: Mapping[str, float],
+) -> dict[str, model.AppObservation]:
+    apps: dict[str, model.AppObservation] = {}
+    for t in chosen:
+        status, why = statuses[t.app]
+        replicas = reps.get(t.metric)
+        apps[t.app] = model.AppObservation(
+            app=t.app,
+            status=status,
+            slos=reports.get(t.metric, ()),
+            error=why,
+            load_per_replica=load.get(t.metric),
+            replicas=round(replicas) if replicas is not None else None,
+        )
+    return apps
+
+
 def observe(
     sources: Sources,
     targets: Sequence[Target],
@@ -143,28 +220,25 @@ def observe(
     wanted = set(only) if only is not None else None
     chosen = [t for t in every if (wanted is None or t.app in wanted) and (owns is None or owns(t.app))]
     index = Index(statuses)
-    slo_apps = {t.metric: t.slos for t in chosen}
-    reports = collect.collect_slos(sources.prometheus, sources.slos, slo_apps, at, timeout=sources.timeout)
-    load, load_err = _per_app(sources.prometheus, sources.load_query, at, sources.app_label, sources.timeout)
-    reps, reps_err = _per_app(
-        sources.prometheus, sources.replicas_query, at, sources.app_label, sources.timeout
-    )
-    for err in (load_err, reps_err):
-        if err:
-            fail("prometheus", err)
+    reports, loads, replicas, errs = _readings(sources, chosen, at)
+    for err in errs:
+        fail("prometheus", err)
+    namespace = sources.argocd.app_namespace
+    picked = {t.app: (None, argo_error) if argo_error else _pick(t, index, namespace) for t in chosen}
 
-    apps: dict[str, model.AppObservation] = {}
-    for t in chosen:
-        status, why = (None, argo_error) if argo_error else _pick(t, index, sources.argocd.app_namespace)
-        replicas = reps.get(t.metric)
-        apps[t.app] = model.AppObservation(
-            app=t.app,
-            status=status,
-            slos=reports.get(t.metric, ()),
-            error=why,
-            load_per_replica=load.get(t.metric),
-            replicas=round(replicas) if replicas is not None else None,
-        )
+    def seen(t: float) -> dict[str, model.AppObservation]:
+        return _observations(chosen, picked, reports.get(t, {}), loads.get(t, {}), replicas.get(t, {}))
+
+    # Argo CD has no past: earlier instants carry today's status (label selectors need it), and the
+    # triggers on Argo CD state read the newest snapshot only
+    past = tuple(
+        model.Snapshot(at=datetime.fromtimestamp(t, UTC), apps=MappingProxyType(seen(t)))
+        for t in sorted(reports)
+        if t != at
+    )
     return model.Snapshot(
-        at=datetime.fromtimestamp(at, UTC), apps=MappingProxyType(apps), errors=tuple(problems)
+        at=datetime.fromtimestamp(at, UTC),
+        apps=MappingProxyType(seen(at)),
+        errors=tuple(problems),
+        history=past,
     )

@@ -83,6 +83,7 @@ class Engine:
             timeout=s.prometheus.timeout,
             load_query=s.prometheus.load_query,
             replicas_query=s.prometheus.replicas_query,
+            instants=mem.steps_needed(s.policies),
         )
         self.tools = execute.Tools(s, rt.clones, rt.argocd, rt.github, rt.clock, sli=self._sli)
         self._stopping = threading.Event()
@@ -161,26 +162,16 @@ class Engine:
         self._watching[heal_id] = self._pool.submit(job)
 
     def _resume(self, history: hist.History, now: datetime) -> None:
-        """Heals that landed without us watching (a PR merged later, a restart): verify them now."""
+        """Heals that landed without us watching (a PR merged later, a restart): verify them now, with
+        the same record, comment, escalation and circuit as an immediate heal. The horizon counts
+        from when the heal landed (a PR's merge), so a PR merged long after it was opened is kept."""
         horizon = now - timedelta(seconds=self.rt.settings.verify.timeout)
         for h in history.heals:
-            if h.verify in ("success", "failure", "error") or h.at < horizon or h.heal_id in self._watching:
+            if h.verify in ("success", "failure", "error") or h.heal_id in self._watching:
                 continue
-            if h.app not in self.rt.settings.apps:
+            if h.app not in self.rt.settings.apps or run.landed_at(h, history.proposals) < horizon:
                 continue
-            kinds = {k.value: k for k in model.ActionKind}
-            modes = {m.value: m for m in model.Mode}
-            action = model.Action(
-                app=h.app,
-                kind=kinds.get(h.action, model.ActionKind.NOTIFY),
-                policy=h.policy,
-                mode=modes.get(h.trailers.get("Heal-Mode", ""), model.Mode.AUTO),
-                reason=h.subject,
-                heal_id=h.heal_id,
-            )
-            self._verify(
-                execute.Result(action, execute.Outcome.COMMITTED, "resumed", h.commit, h.commit, at=h.at)
-            )
+            self._verify(self.verifier.resumed(h, history.proposals))
 
     def wait_verifications(self, timeout: float | None = None) -> dict[str, watcher.Outcome]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -197,28 +188,21 @@ class Engine:
     def _escalate(self, text: str) -> bool:
         """Open (or update) the escalation issue; False when GitHub failed, so the next cycle retries."""
         log.event("plan.escalation", detail=text)
-        gh = self.rt.github
         repos = [r for r in self.rt.settings.repos.values() if r.github]
-        if gh is None or not repos:
+        if self.rt.github is None or not repos:
             return True
         head = text.split(":", 1)[0]
-        marker = "escalation=" + hashlib.sha256(head.encode()).hexdigest()[:12]
+        app = head if head in self.rt.settings.apps else None
         # per-app escalations carry the app, so the ledger opens that app's circuit while it is open
-        hidden = (
-            message.hidden_block({"app": head, "escalation": text}) if head in self.rt.settings.apps else ""
+        hidden = message.hidden_block({"app": head, "escalation": text}) if app else ""
+        issue = self.verifier.recorder.escalate(
+            repos[0].github or "",
+            title=f"githeal: {text[:90]}",
+            body=f"githeal stopped automatic heals and needs a human.\n\n{text}\n\n{hidden}\n",
+            marker="escalation=" + hashlib.sha256(head.encode()).hexdigest()[:12],
+            app=app,
         )
-        try:
-            gh.open_or_update_issue(
-                repos[0].github or "",
-                f"githeal: {text[:90]}",
-                f"githeal stopped automatic heals and needs a human.\n\n{text}\n\n{hidden}\n",
-                labels=list(self.rt.settings.guardrails.escalation_labels),
-                marker=marker,
-            )
-        except errors.GitHubError as exc:
-            log.event("plan.escalation_failed", error=str(exc))
-            return False
-        return True
+        return issue is not None
 
     # ------------------------------------------------------------------ the cycle
 

@@ -1,15 +1,17 @@
-"""Verify one landed heal end to end and record the outcome where a reviewer looks for it.
+"""Verify one landed heal end to end and have its verdict recorded once, where a reviewer looks.
 
 Asks Argo CD to refresh (and to sync when the app has no automated sync), waits with the watcher,
-then records: commit status ``githeal/verify`` on the heal commit, a comment on its PR, metrics, and,
-when the heal did not help, one escalation issue per incident (which opens the app's circuit).
+then hands the outcome to ``record.verdicts``: commit status ``githeal/verify`` on the heal commit
+(the first verdict recorded owns it, across replicas), a comment on its PR, metrics and, when the heal
+did not help, one escalation issue per incident (which opens the app's circuit). Heals that landed
+while nobody watched (a PR merged later, a restart) get the same path through ``resumed``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,12 +19,12 @@ from bot import errors, model
 from bot.act import execute, message
 from bot.clients import argocd, gitrepo, prometheus
 from bot.clients import github as githubclient
-from bot.observe import collect
-from bot.record import log, metrics
+from bot.decide import history as hist
+from bot.record import log, metrics, trailers, verdicts
 from bot.settings import tree
-from bot.verify import watcher
+from bot.verify import postheal, verdict, watcher
 
-CONTEXT = "githeal/verify"
+CONTEXT = verdicts.CONTEXT
 
 
 @dataclass
@@ -59,31 +61,35 @@ class Verifier:
 
         return contains
 
-    def _slos(self, app: str) -> Callable[[datetime], Sequence[model.SLOReport]]:
+    def __post_init__(self) -> None:
+        self.recorder = verdicts.Recorder(
+            self.github, self.metrics, tuple(self.settings.guardrails.escalation_labels)
+        )
+
+    def _since(self, app: str) -> watcher.ReadSince:
         slos = self.settings.app_slos(app)
         p = self.settings.prometheus
+        metric = self.settings.apps[app].metric_name or app  # the Prometheus app label value
 
-        def read(now: datetime) -> Sequence[model.SLOReport]:
-            at = collect.evaluation_time(now.timestamp(), min(p.step, 5.0), p.offset)
-            return collect.collect_slos(self.prometheus, slos, [app], at, timeout=p.timeout).get(app, ())
+        def read(since: datetime, now: datetime) -> Mapping[str, model.Sample]:
+            at = postheal.instant(now, min(p.step, 5.0), p.offset)
+            return postheal.read(self.prometheus, slos, metric, since, at, timeout=p.timeout)
 
         return read
-
-    def _status(self, repo: str | None, sha: str, state: str, description: str) -> None:
-        if self.github is None or repo is None:
-            return
-        try:
-            self.github.set_status(repo, sha, state, CONTEXT, description=description)
-        except errors.GitHubError as exc:
-            log.event("verify.status_failed", sha=sha, error=str(exc))
 
     def verify(self, result: execute.Result) -> watcher.Outcome:
         action, heal = result.action, result.commit or result.landed or ""
         spec = self.settings.apps[action.app]
         repo = self.settings.repos[spec.repo]
         name = result.argocd_app or spec.argocd_app or action.app
+        recorded = self.recorder.recorded(repo.github, heal)
+        if recorded is not None:
+            # another replica (or an earlier run) already judged this heal: its verdict stands, and
+            # claiming it again puts it back on top should a pending status have landed after it
+            recorded = self.recorder.claim(repo.github, heal, recorded.state, recorded.description)
+            return _adopted(watcher.Outcome(False, verdict.Phase.FAILED, "", self.clock()), recorded)
         pushed_at = result.at or self.clock()
-        self._status(repo.github, heal, "pending", "waiting for Argo CD to sync and the SLO to recover")
+        self.recorder.pending(repo.github, heal, "waiting for Argo CD to sync and the SLO to recover")
         try:
             status = self.argocd.refresh(name)  # a refresh that times out still lets the sync below run
             if not status.auto_sync and not status.operation_running:
@@ -92,7 +98,7 @@ class Verifier:
             log.event("verify.kick_failed", app=action.app, error=str(exc))
         w = watcher.Watcher(
             read_app=lambda: self.argocd.status(name),
-            read_slos=self._slos(action.app),
+            read_since=self._since(action.app),
             slos=self.settings.app_slos(action.app),
             contains=self._contains(spec.repo, heal),
             clock=self.clock,
@@ -100,16 +106,22 @@ class Verifier:
             interval=self.interval,
             timeout=self.settings.verify.timeout,
             period=self.settings.verify.period,
-            settle=max((w.short for s in self.settings.app_slos(action.app) for w in s.windows), default=0.0),
+            lag=self.settings.prometheus.offset,
         )
         outcome = w.wait(heal, pushed_at)
-        self._record(result, outcome, repo)
-        return outcome
+        return self._record(result, outcome, repo)
 
-    def _record(self, result: execute.Result, outcome: watcher.Outcome, repo: tree.RepoSettings) -> None:
+    def _record(
+        self, result: execute.Result, outcome: watcher.Outcome, repo: tree.RepoSettings
+    ) -> watcher.Outcome:
         action, heal = result.action, result.commit or result.landed or ""
         state = "success" if outcome.success else "failure"
-        self._status(repo.github, heal, state, outcome.reason)
+        owned = self.recorder.claim(repo.github, heal, state, outcome.reason)
+        if not owned.owned:
+            log.event(
+                "verify.adopted", app=action.app, heal_id=action.heal_id, state=owned.state, commit=heal
+            )
+            return _adopted(outcome, owned)
         self.metrics.heals.labels(
             action.app,
             action.policy,
@@ -120,24 +132,20 @@ class Verifier:
         log.event(
             "verify." + state, app=action.app, heal_id=action.heal_id, reason=outcome.reason, commit=heal
         )
-        gh, ctx = self.github, result.context
-        if gh is None or repo.github is None or ctx is None:
-            return
-        try:
+        ctx = result.context
+        if repo.github is None or ctx is None:
+            return outcome
+        if result.pr is not None:
             details = [outcome.reason, *milestones(outcome)]
-            if result.pr is not None:
-                gh.comment(
-                    repo.github, result.pr.number, message.verify_comment(ctx, state=state, details=details)
-                )
-            if not outcome.success:
-                self._escalate(result, outcome, repo.github, ctx)
-        except errors.GitHubError as exc:
-            log.event("verify.record_failed", app=action.app, error=str(exc))
+            body = message.verify_comment(ctx, state=state, details=details)
+            self.recorder.comment(repo.github, result.pr.number, body)
+        if not outcome.success:
+            self._escalate(result, outcome, repo.github, ctx)
+        return outcome
 
     def _escalate(
         self, result: execute.Result, outcome: watcher.Outcome, repo: str, ctx: message.HealContext
     ) -> None:
-        assert self.github is not None
         events: list[str] = []
         try:
             for e in self.argocd.events(
@@ -146,20 +154,89 @@ class Verifier:
                 events.append(f"{e.get('type', '')} {e.get('reason', '')}: {e.get('message', '')}")
         except errors.ArgoCDError:
             pass
-        ctx = ctx.__class__(**{**ctx.__dict__, "events": tuple(events), "next_steps": _next_steps(outcome)})
-        issue = self.github.open_or_update_issue(
+        ctx = replace(ctx, events=tuple(events), next_steps=outcome.advice())
+        self.recorder.escalate(
             repo,
-            message.issue_title(ctx),
-            message.issue_body(
+            title=message.issue_title(ctx),
+            body=message.issue_body(
                 ctx, problem=f"the heal did not help: {outcome.reason}", templates=self.templates
             ),
-            labels=list(self.settings.guardrails.escalation_labels),
             marker=f"heal-id={result.action.heal_id}",
+            app=result.action.app,
         )
-        self.metrics.circuit_open.labels(result.action.app).set(1)
-        log.event(
-            "verify.escalated", app=result.action.app, issue=issue.number, heal_id=result.action.heal_id
+
+    def resumed(self, heal: model.HealRecord, proposals: Sequence[hist.Proposal]) -> execute.Result:
+        """A heal that landed without a watcher, with the context an immediate heal has: its PR (when
+        merged through one) and its message context read back from the commit's trailers. Its
+        ``at`` is when it landed on the branch: a PR's merge time, not when the bot opened it."""
+        kinds = {k.value: k for k in model.ActionKind}
+        modes = {m.value: m for m in model.Mode}
+        t = {k.lower(): v for k, v in heal.trailers.items()}
+        mode = modes.get(t.get(trailers.HEAL_MODE.lower(), ""), model.Mode.AUTO)
+        action = model.Action(
+            app=heal.app,
+            kind=kinds.get(heal.action, model.ActionKind.NOTIFY),
+            policy=heal.policy,
+            mode=mode,
+            reason=heal.subject,
+            heal_id=heal.heal_id,
         )
+        prop = landed_through(heal, proposals)
+        repo = self.settings.repos[self.settings.apps[heal.app].repo].github
+        pr: githubclient.PrRef | None = None
+        if prop is not None and self.github is not None and repo is not None:
+            try:
+                pr = self.github.pr_state(repo, prop.number)
+            except errors.GitHubError as exc:
+                log.event("verify.pr_unreadable", app=heal.app, pr=prop.number, error=str(exc))
+        observed = t.get(trailers.HEAL_OBSERVED.lower(), "")
+        ctx = message.HealContext(
+            app=heal.app,
+            action=heal.action,
+            policy=heal.policy,
+            mode=mode.value,
+            reason=heal.subject,
+            heal_id=heal.heal_id,
+            strategy=t.get(trailers.HEAL_STRATEGY.lower(), ""),
+            signal=t.get(trailers.HEAL_SIGNAL.lower(), ""),
+            observed=tuple(x.strip() for x in observed.split(";") if x.strip()),
+            good_revision=t.get(trailers.HEAL_GOOD.lower(), ""),
+            bad_revision=t.get(trailers.HEAL_BAD.lower(), ""),
+            pr_url=pr.html_url if pr is not None else "",
+        )
+        outcome = execute.Outcome.MERGED if prop is not None else execute.Outcome.COMMITTED
+        return execute.Result(
+            action,
+            outcome,
+            "resumed",
+            heal.commit,
+            heal.landed or heal.commit,
+            pr=pr,
+            context=ctx,
+            at=landed_at(heal, proposals),
+        )
+
+
+def landed_through(heal: model.HealRecord, proposals: Sequence[hist.Proposal]) -> hist.Proposal | None:
+    return next((p for p in proposals if p.heal_id == heal.heal_id and p.state == "merged"), None)
+
+
+def landed_at(heal: model.HealRecord, proposals: Sequence[hist.Proposal]) -> datetime:
+    """When the heal reached the target branch: its PR's merge time, else its commit time."""
+    prop = landed_through(heal, proposals)
+    if prop is not None and prop.at != datetime.min and prop.at > heal.at:
+        return prop.at
+    return heal.at
+
+
+def _adopted(outcome: watcher.Outcome, recorded: verdicts.Verdict) -> watcher.Outcome:
+    ok = recorded.state == "success"
+    return replace(
+        outcome,
+        success=ok,
+        phase=verdict.Phase.VERIFIED if ok else verdict.Phase.FAILED,
+        reason=f"verdict already recorded: {recorded.description}",
+    )
 
 
 def milestones(o: watcher.Outcome) -> list[str]:
@@ -169,15 +246,3 @@ def milestones(o: watcher.Outcome) -> list[str]:
         if t is not None:
             out.append(f"{label} after {(t - o.started_at).total_seconds():.0f}s")
     return out
-
-
-def _next_steps(o: watcher.Outcome) -> tuple[str, ...]:
-    steps = ["Check the app's recent Argo CD events and pod logs."]
-    if o.still_burning:
-        steps.append(
-            "The rollback did not stop the burn: suspect a dependency or infrastructure, not this deploy."
-        )
-    else:
-        steps.append("Argo CD did not reach Synced + Healthy at the heal commit in time: check sync errors.")
-    steps.append("Close this issue (or remove its label) to let githeal act on this app again.")
-    return tuple(steps)

@@ -129,13 +129,16 @@ def test_streak_since_is_the_first_firing_cycle_and_survives_holds() -> None:
     assert streak.held_for(T0 + 2 * TICK) == 60.0
 
 
-def test_remember_counts_per_app_and_policy_and_forgets_vanished_apps() -> None:
+def test_remember_counts_per_app_and_policy_and_a_partial_cycle_keeps_the_other_apps() -> None:
+    # issue 8 section 1: an Alertmanager-triggered evaluation of a few apps must not reset the others
     p = policy()
     m = mem.Memory()
     m = mem.remember(m, snap(obs(slos=[report(page=True)]), obs("cart", slos=[report(page=True)])), [p])
     m = mem.remember(m, snap(obs(slos=[report(page=True)]), at=T0 + TICK), [p])
     assert m.streak("checkout", p.name).count == 2
-    assert m.streak("cart", p.name) == mem.Streak()
+    assert m.streak("cart", p.name).count == 1
+    m = mem.remember(m, snap(obs(slos=[report(page=True)]), at=T0 + 2 * TICK), [policy("other")])
+    assert m.streak("cart", p.name) == mem.Streak()  # a policy no longer configured is forgotten
 
 
 def test_remembering_the_same_snapshot_twice_counts_once() -> None:

@@ -67,11 +67,8 @@ SLO = model.SLO(
 )
 
 
-def report(value: float | None, state: model.SampleState = model.SampleState.OK) -> model.SLOReport:
-    short = model.Sample("checkout", "avail", 300, state, value, 1000)
-    long = model.Sample("checkout", "avail", 3600, model.SampleState.OK, 0.0, 10000)
-    v = model.WindowVerdict(SLO.windows[0], long, short, firing=False)
-    return model.SLOReport("checkout", "avail", state, verdicts=(v,))
+def sample(value: float | None, state: model.SampleState = model.SampleState.OK) -> model.Sample:
+    return model.Sample("checkout", "avail", 300, state, value, 1000)
 
 
 @pytest.mark.parametrize(
@@ -86,8 +83,15 @@ def report(value: float | None, state: model.SampleState = model.SampleState.OK)
         (0.0, model.SampleState.STALE, None),
     ],
 )
-def test_short_window_burning(value: float | None, state: model.SampleState, expected: bool | None) -> None:
-    assert verdict.short_window_burning(report(value, state), SLO) is expected
+def test_burning_since_the_heal(value: float | None, state: model.SampleState, expected: bool | None) -> None:
+    assert verdict.burning_since(sample(value, state), SLO) is expected
+
+
+def test_recovery_uses_the_strictest_page_threshold_and_its_event_guard() -> None:
+    # default workbook tiers at 99.9%: page thresholds 14.4x and 6x -> 0.6%; ceil(3 / 0.006) = 500 events
+    slo = model.SLO("avail", 0.999, 30 * 86400, windows=model.tier_windows(30 * 86400, model.WORKBOOK_TIERS))
+    assert verdict.recovery_threshold(slo) == pytest.approx(0.006)
+    assert verdict.recovery_min_events(slo) == 500
 
 
 class FakeClock:
@@ -108,6 +112,7 @@ def run(
     apps = iter(statuses)
     values = iter(slo_values)
     last: list[model.AppStatus] = []
+    reads: list[tuple[datetime, datetime]] = []
 
     def read_app() -> model.AppStatus:
         item = next(apps, None)
@@ -117,13 +122,14 @@ def run(
             last[:] = [item]
         return last[0]
 
-    def read_slos(_at: datetime) -> list[model.SLOReport]:
+    def read_since(since: datetime, now: datetime) -> dict[str, model.Sample]:
+        reads.append((since, now))
         v = next(values, 0.0)
-        return [report(v) if v is not None else report(None, model.SampleState.NO_TRAFFIC)]
+        return {"avail": sample(v) if v is not None else sample(None, model.SampleState.NO_TRAFFIC)}
 
     w = watcher.Watcher(
         read_app=read_app,
-        read_slos=read_slos,
+        read_since=read_since,
         slos=[SLO],
         contains=contains,
         clock=clock,
@@ -131,10 +137,15 @@ def run(
         interval=10,
         timeout=kw.pop("timeout", 600),  # type: ignore[arg-type]
         period=30,
-        settle=20,
+        lag=15,
     )
     pushed = T0 - timedelta(seconds=30)
-    return w.wait(HEAL, pushed)
+    out = w.wait(HEAL, pushed)
+    READS[:] = reads
+    return out
+
+
+READS: list[tuple[datetime, datetime]] = []
 
 
 def test_watcher_verifies_after_sync_health_and_slo_period() -> None:
@@ -144,28 +155,45 @@ def test_watcher_verifies_after_sync_health_and_slo_period() -> None:
         status(health=model.HealthStatus.PROGRESSING),
         status(),
     ]
-    out = run(seq, [0.5, 0.0, 0.0, 0.0, 0.0])
+    out = run(seq, [0.0])
     assert out.success and out.phase is verdict.Phase.VERIFIED
     assert out.synced_at is not None and out.healthy_at is not None and out.recovered_at is not None
-    assert out.recovered_at - out.healthy_at >= timedelta(seconds=30)
+    # judged once, on data from the moment it was Healthy, after period (30s) + offset (15s)
+    assert [(out.healthy_at, out.recovered_at)] == READS
+    assert out.recovered_at - out.healthy_at >= timedelta(seconds=45)
+    assert out.recovered_at - out.healthy_at < timedelta(seconds=60)
 
 
-def test_watcher_fails_when_still_burning_after_settle() -> None:
-    out = run([status()], [0.5, 0.5, 0.5, 0.5])
+def test_watcher_fails_when_still_burning_on_post_heal_data() -> None:
+    out = run([status()], [0.5])
     assert not out.success and out.still_burning
+    assert out.failed_in is verdict.Phase.SLO
+    assert any("kept burning on data from after the heal" in s for s in out.advice())
 
 
 def test_watcher_never_counts_missing_data_as_recovery() -> None:
     out = run([status()], [None] * 100, timeout=200)
     assert not out.success and "timed out" in out.reason
-    assert out.recovered_at is None
+    assert out.recovered_at is None and not out.still_burning
+    advice = " ".join(out.advice())
+    assert "no usable data" in advice and "did not sync" not in advice
 
 
 def test_watcher_fails_on_degraded_at_heal_commit() -> None:
     out = run([status(health=model.HealthStatus.DEGRADED, health_message="crash")], [])
     assert not out.success and "Degraded" in out.reason
+    assert out.failed_in is verdict.Phase.HEALTH and "never became Healthy" in " ".join(out.advice())
 
 
 def test_watcher_times_out_when_never_synced() -> None:
     out = run([status(revision=OLD)], [], timeout=100)
     assert not out.success and out.phase is verdict.Phase.FAILED and "timed out" in out.reason
+    assert "did not sync the heal commit" in " ".join(out.advice())
+
+
+def test_a_slow_sync_still_gets_its_period_of_post_heal_data() -> None:
+    # Healthy only after 590s of a 600s timeout: the judgement still waits for period + offset
+    seq: list[model.AppStatus | Exception] = [status(revision=OLD)] * 59 + [status()]
+    out = run(seq, [0.0])
+    assert out.success, out.reason
+    assert out.healthy_at is not None and out.healthy_at - T0 >= timedelta(seconds=590)

@@ -170,7 +170,9 @@ def combined_status(ctx: Ctx, req: Req, m: Match) -> Reply:
 
 
 @route("GET", f"{R}/commits/(?P<ref>.+)/statuses")
+@route("GET", f"{R}/statuses/(?P<ref>[^/]+)")
 def list_statuses(ctx: Ctx, req: Req, m: Match) -> Reply:
+    # GitHub still serves the legacy ``GET {R}/statuses/{ref}``; PyGithub's Commit.get_statuses uses it
     repo = _repo(ctx, m)
     sha = repo.git.resolve(routing.arg(m, "ref")) or ""
     statuses = sorted(repo.statuses.get(sha, []), key=lambda s: s.id, reverse=True)
