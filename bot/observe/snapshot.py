@@ -46,21 +46,18 @@ class Sources:
     replicas_query: str | None = None
 
 
-def _named(wanted: str, statuses: Sequence[model.AppStatus], namespace: str | None) -> list[model.AppStatus]:
-    """``ns/name`` exactly; a bare name: the app of that name in ``namespace`` (config), else anywhere."""
+def _named(wanted: str, statuses: Sequence[model.AppStatus]) -> list[model.AppStatus]:
+    """Names are as the client writes them (bare in its default namespace, else ``ns/name``): exactly,
+    else a bare name found in any one namespace."""
     exact = [s for s in statuses if s.name == wanted]
     if exact or "/" in wanted:
         return exact
-    if namespace:
-        return [s for s in statuses if s.name == f"{namespace}/{wanted}"]
     return [s for s in statuses if argoapp.split_name(s.name)[1] == wanted]
 
 
-def _pick(
-    target: Target, statuses: Sequence[model.AppStatus], namespace: str | None = None
-) -> tuple[model.AppStatus | None, str]:
+def _pick(target: Target, statuses: Sequence[model.AppStatus]) -> tuple[model.AppStatus | None, str]:
     if target.argocd_app is not None:
-        found = _named(target.argocd_app, statuses, namespace)
+        found = _named(target.argocd_app, statuses)
     else:
         wanted = dict(target.selector or {})
         found = [s for s in statuses if all(s.labels.get(k) == v for k, v in wanted.items())]
@@ -128,7 +125,7 @@ def observe(
 
     apps: dict[str, model.AppObservation] = {}
     for t in chosen:
-        status, why = (None, argo_error) if argo_error else _pick(t, statuses, sources.argocd.app_namespace)
+        status, why = (None, argo_error) if argo_error else _pick(t, statuses)
         replicas = reps.get(t.app)
         apps[t.app] = model.AppObservation(
             app=t.app,

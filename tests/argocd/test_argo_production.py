@@ -82,27 +82,32 @@ def test_app_outside_control_plane_needs_app_namespace(repo: Repo, clock: Clock)
         assert client.status("team-a/checkout").operation_phase == "Succeeded"  # the initial deploy only
         assert len(client.status("team-a/checkout").history) == 1
         assert len(client.status("team-b/checkout").history) == 2
-        configured = argocd.ArgoCDClient(http, token=API_TOKEN, app_namespace="team-a")
-        assert configured.status("checkout").name == "team-a/checkout"  # argocd.app_namespace
+        configured = argocd.ArgoCDClient(
+            http, token=API_TOKEN, app_namespace="team-a"
+        )  # argocd.app_namespace
+        assert [s.name for s in configured.list_statuses()] == ["checkout", "team-b/checkout"]
+        assert configured.status("checkout").history == client.status("team-a/checkout").history
         with pytest.raises(errors.ArgoCDPermissionDenied):
             client.status("checkout")  # a bare name means the control-plane namespace
 
 
-def test_snapshot_matches_bare_and_qualified_names(repo: Repo, clock: Clock) -> None:
+def test_names_round_trip_with_a_configured_app_namespace(repo: Repo, clock: Clock) -> None:
+    """A bare name means the client's default namespace (``argocd.app_namespace``, else the control
+    plane's), so a selector can pick an app in either and every later per-app call reaches it."""
     from bot.observe import snapshot  # the resolution the cycle uses
 
     apps = [_app(repo, app_namespace="team-a", labels={"team": "a"}), _app(repo, "web", labels={"team": "w"})]
-    statuses = [argoapp.parse_app(a) for a in _listing(clock, apps)]
-    target = snapshot.Target("shop", "checkout", None, ())
-    assert snapshot._pick(target, statuses)[0].name == "team-a/checkout"  # type: ignore[union-attr]
-    assert snapshot._pick(target, statuses, "team-b")[0] is None
-    by_label = snapshot.Target("shop", None, {"team": "a"}, ())
-    assert snapshot._pick(by_label, statuses)[0].name == "team-a/checkout"  # type: ignore[union-attr]
-
-
-def _listing(clock: Clock, apps: list[state.AppConfig]) -> list[argocd.Application]:
     with _emulator(clock, apps, namespaces=["team-.*"]) as emu, httpx.Client(base_url=emu.url) as http:
-        return argocd.ArgoCDClient(http, token=API_TOKEN).list_apps()
+        for default, names in ((None, ["team-a/checkout", "web"]), ("team-a", ["checkout", "argocd/web"])):
+            client = argocd.ArgoCDClient(http, token=API_TOKEN, app_namespace=default)
+            statuses = client.list_statuses()
+            assert [s.name for s in statuses] == names
+            for labels, key in (({"team": "a"}, "checkout"), ({"team": "w"}, "web")):
+                picked, why = snapshot._pick(snapshot.Target("x", None, labels, ()), statuses)
+                assert picked is not None and why == ""
+                assert client.status(picked.name).labels == labels  # appNamespace reaches the right app
+                by_name, _ = snapshot._pick(snapshot.Target("x", key, None, ()), statuses)
+                assert by_name == picked  # a bare configured name finds it in whichever namespace
 
 
 # ----------------------------------------------------------------------------- 2. multi-source apps
