@@ -304,7 +304,7 @@ def test_multi_source_sync_takes_revisions_with_one_based_positions(
     """argocd-api.md section 4: ``revisions`` + ``sourcePositions`` (1-based) as parallel arrays; a
     position out of range is an error; overriding a source under auto-sync is 400 FailedPrecondition."""
     good = repo.commit(values("1.0.0"), "shop 1.0.0")
-    repo.commit(values("1.1.0"), "shop 1.1.0")
+    bad = repo.commit(values("1.1.0"), "shop 1.1.0")
     sources = shop_sources(helm_repository(tmp_path), repo)
     config = state.AppConfig(name="shop", repo_url="", project="shop", sources=sources, automated=True)
     with _emulator(clock, [config]) as emu, httpx.Client(base_url=emu.url, headers=AUTH) as http:
@@ -323,3 +323,11 @@ def test_multi_source_sync_takes_revisions_with_one_based_positions(
             "/api/v1/applications/shop/sync", json={"revisions": [good], "sourcePositions": [2]}
         )
         assert pinned.json()["operation"]["sync"]["revisions"] == ["1.2.0", good]
+        for _ in range(2):
+            emu.tick()
+            clock.advance(1.0)
+        rolled = http.post("/api/v1/applications/shop/rollback", json={"id": 0}).json()["operation"]["sync"]
+        assert (rolled["revisions"], rolled["syncStrategy"]) == (
+            ["1.2.0", bad],
+            {"apply": {}},
+        )  # the entry's own
