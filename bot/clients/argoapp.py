@@ -150,11 +150,12 @@ def primary_source(spec: Spec) -> Source:
     return spec.get("source") or next((s for s in spec.get("sources") or [] if not s.get("ref")), Source())
 
 
-def qualified_name(meta: dict[str, Any], status: Status) -> str:
-    """``name`` in the control-plane namespace, else ``namespace/name`` (what ``appNamespace`` needs)."""
+def qualified_name(meta: dict[str, Any], status: Status, default_namespace: str | None = None) -> str:
+    """``name`` in the default namespace (the configured ``app_namespace``, else the control plane's),
+    else ``namespace/name``: a bare name always means the namespace the client sends for bare names."""
     name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or "")
-    control = status.get("controllerNamespace") or CONTROL_NAMESPACE
-    return name if namespace in ("", control) else f"{namespace}/{name}"
+    default = default_namespace or status.get("controllerNamespace") or CONTROL_NAMESPACE
+    return name if namespace in ("", default) else f"{namespace}/{name}"
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -251,7 +252,7 @@ def _source_type(source: Source) -> str:
     return "Directory" if source.get("path") else ""
 
 
-def parse_app(raw: Application) -> model.AppStatus:
+def parse_app(raw: Application, default_namespace: str | None = None) -> model.AppStatus:
     """Tolerant: every field may be missing (filtered lists, brand-new apps, old server versions)."""
     meta = raw.get("metadata") or {}
     spec = raw.get("spec") or cast(Spec, {})
@@ -275,7 +276,7 @@ def parse_app(raw: Application) -> model.AppStatus:
         for entry in status.get("history") or []
     )
     parsed = model.AppStatus(
-        name=qualified_name(meta, status),
+        name=qualified_name(meta, status, default_namespace),
         project=spec.get("project", ""),
         repo_url=source.get("repoURL", ""),
         path=source.get("path", ""),

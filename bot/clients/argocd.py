@@ -249,7 +249,7 @@ class ArgoCDClient:
         )
 
     def list_statuses(self, selector: str = "", projects: Sequence[str] = ()) -> list[model.AppStatus]:
-        return [parse_app(app) for app in self.list_apps(selector, projects)]
+        return [parse_app(app, self.app_namespace) for app in self.list_apps(selector, projects)]
 
     def get(self, name: str, project: Name = None, refresh: Refresh | None = None) -> App:
         """With ``refresh`` the server re-resolves Git and blocks until reconciled: longer timeout."""
@@ -257,7 +257,7 @@ class ArgoCDClient:
         return cast(App, self._app("GET", name, "", project, call))
 
     def status(self, name: str, project: Name = None, refresh: Refresh | None = None) -> model.AppStatus:
-        return parse_app(self.get(name, project, refresh))
+        return parse_app(self.get(name, project, refresh), self.app_namespace)
 
     def refresh(self, name: str, project: Name = None, *, hard: bool = False) -> model.AppStatus:
         """Refresh and wait for the reconcile. The server annotates the app before it waits, so when the

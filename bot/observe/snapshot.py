@@ -65,19 +65,18 @@ class Sources:
     instants: int = 1  # evaluation steps observed per cycle (the longest ``cycles:`` of the policies)
 
 
-def _named(wanted: str, index: Index, namespace: str | None) -> list[model.AppStatus]:
-    """``ns/name`` exactly; a bare name: the app of that name in ``namespace`` (config), else anywhere."""
+def _named(wanted: str, index: Index) -> list[model.AppStatus]:
+    """Names are as the client writes them (bare in its default namespace, else ``ns/name``): exactly,
+    else a bare name found in any one namespace."""
     exact = index.by_name.get(wanted, [])
     if exact or "/" in wanted:
         return exact
-    if namespace:
-        return index.by_name.get(f"{namespace}/{wanted}", [])
     return index.by_bare.get(wanted, [])
 
 
-def _pick(target: Target, index: Index, namespace: str | None = None) -> tuple[model.AppStatus | None, str]:
+def _pick(target: Target, index: Index) -> tuple[model.AppStatus | None, str]:
     if target.argocd_app is not None:
-        found = _named(target.argocd_app, index, namespace)
+        found = _named(target.argocd_app, index)
     else:
         wanted = dict(target.selector or {})
         found = [s for s in index.statuses if all(s.labels.get(k) == v for k, v in wanted.items())]
@@ -223,8 +222,7 @@ def observe(
     reports, loads, replicas, errs = _readings(sources, chosen, at)
     for err in errs:
         fail("prometheus", err)
-    namespace = sources.argocd.app_namespace
-    picked = {t.app: (None, argo_error) if argo_error else _pick(t, index, namespace) for t in chosen}
+    picked = {t.app: (None, argo_error) if argo_error else _pick(t, index) for t in chosen}
 
     def seen(t: float) -> dict[str, model.AppObservation]:
         return _observations(chosen, picked, reports.get(t, {}), loads.get(t, {}), replicas.get(t, {}))

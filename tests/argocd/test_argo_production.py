@@ -82,27 +82,32 @@ def test_app_outside_control_plane_needs_app_namespace(repo: Repo, clock: Clock)
         assert client.status("team-a/checkout").operation_phase == "Succeeded"  # the initial deploy only
         assert len(client.status("team-a/checkout").history) == 1
         assert len(client.status("team-b/checkout").history) == 2
-        configured = argocd.ArgoCDClient(http, token=API_TOKEN, app_namespace="team-a")
-        assert configured.status("checkout").name == "team-a/checkout"  # argocd.app_namespace
+        configured = argocd.ArgoCDClient(
+            http, token=API_TOKEN, app_namespace="team-a"
+        )  # argocd.app_namespace
+        assert [s.name for s in configured.list_statuses()] == ["checkout", "team-b/checkout"]
+        assert configured.status("checkout").history == client.status("team-a/checkout").history
         with pytest.raises(errors.ArgoCDPermissionDenied):
             client.status("checkout")  # a bare name means the control-plane namespace
 
 
-def test_snapshot_matches_bare_and_qualified_names(repo: Repo, clock: Clock) -> None:
+def test_names_round_trip_with_a_configured_app_namespace(repo: Repo, clock: Clock) -> None:
+    """A bare name means the client's default namespace (``argocd.app_namespace``, else the control
+    plane's), so a selector can pick an app in either and every later per-app call reaches it."""
     from bot.observe import snapshot  # the resolution the cycle uses
 
     apps = [_app(repo, app_namespace="team-a", labels={"team": "a"}), _app(repo, "web", labels={"team": "w"})]
-    statuses = [argoapp.parse_app(a) for a in _listing(clock, apps)]
-    target = snapshot.Target("shop", "checkout", None, ())
-    assert snapshot._pick(target, snapshot.Index(statuses))[0].name == "team-a/checkout"  # type: ignore[union-attr]
-    assert snapshot._pick(target, snapshot.Index(statuses), "team-b")[0] is None
-    by_label = snapshot.Target("shop", None, {"team": "a"}, ())
-    assert snapshot._pick(by_label, snapshot.Index(statuses))[0].name == "team-a/checkout"  # type: ignore[union-attr]
-
-
-def _listing(clock: Clock, apps: list[state.AppConfig]) -> list[argocd.Application]:
     with _emulator(clock, apps, namespaces=["team-.*"]) as emu, httpx.Client(base_url=emu.url) as http:
-        return argocd.ArgoCDClient(http, token=API_TOKEN).list_apps()
+        for default, names in ((None, ["team-a/checkout", "web"]), ("team-a", ["checkout", "argocd/web"])):
+            client = argocd.ArgoCDClient(http, token=API_TOKEN, app_namespace=default)
+            statuses = client.list_statuses()
+            assert [s.name for s in statuses] == names
+            for labels, key in (({"team": "a"}, "checkout"), ({"team": "w"}, "web")):
+                picked, why = snapshot._pick(snapshot.Target("x", None, labels, ()), snapshot.Index(statuses))
+                assert picked is not None and why == ""
+                assert client.status(picked.name).labels == labels  # appNamespace reaches the right app
+                by_name, _ = snapshot._pick(snapshot.Target("x", key, None, ()), snapshot.Index(statuses))
+                assert by_name == picked  # a bare configured name finds it in whichever namespace
 
 
 # ----------------------------------------------------------------------------- 2. multi-source apps
@@ -299,7 +304,7 @@ def test_multi_source_sync_takes_revisions_with_one_based_positions(
     """argocd-api.md section 4: ``revisions`` + ``sourcePositions`` (1-based) as parallel arrays; a
     position out of range is an error; overriding a source under auto-sync is 400 FailedPrecondition."""
     good = repo.commit(values("1.0.0"), "shop 1.0.0")
-    repo.commit(values("1.1.0"), "shop 1.1.0")
+    bad = repo.commit(values("1.1.0"), "shop 1.1.0")
     sources = shop_sources(helm_repository(tmp_path), repo)
     config = state.AppConfig(name="shop", repo_url="", project="shop", sources=sources, automated=True)
     with _emulator(clock, [config]) as emu, httpx.Client(base_url=emu.url, headers=AUTH) as http:
@@ -318,3 +323,11 @@ def test_multi_source_sync_takes_revisions_with_one_based_positions(
             "/api/v1/applications/shop/sync", json={"revisions": [good], "sourcePositions": [2]}
         )
         assert pinned.json()["operation"]["sync"]["revisions"] == ["1.2.0", good]
+        for _ in range(2):
+            emu.tick()
+            clock.advance(1.0)
+        rolled = http.post("/api/v1/applications/shop/rollback", json={"id": 0}).json()["operation"]["sync"]
+        assert (rolled["revisions"], rolled["syncStrategy"]) == (
+            ["1.2.0", bad],
+            {"apply": {}},
+        )  # the entry's own

@@ -40,6 +40,7 @@ def admin_apps(c: api.Ctx) -> Any:
                 "sync": a.sync_status,
                 "health": a.health,
                 "revision": a.sync_revision,
+                "revisions": a.sync_revisions,
                 "liveRevision": a.live_revision,
                 "operation": a.op_state.phase if a.op_state else "",
             }
