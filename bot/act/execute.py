@@ -15,7 +15,7 @@ import enum
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import errors, model
@@ -227,7 +227,8 @@ def _propose(
         clone.reset()
         return Result(action, Outcome.REJECTED, f"PR #{existing.number} was closed by a human", pr=existing)
     sha = clone.commit(commit_msg)
-    clone.push_branch(branch)
+    if _claim(clone, branch).status == "already-done":
+        return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} first", pr=existing)
     clone.reset()
     body = message.pr_body(ctx, templates=tools.templates)
     try:
@@ -264,6 +265,50 @@ def _propose(
     )
 
 
+# A PR branch without its PR is another replica between push and PR creation for a moment; older than
+# this it is a leftover (a process killed in between) and is deleted so the heal can be proposed again.
+STRAY_BRANCH_AFTER = timedelta(seconds=60)
+
+
+def _remote_branch(clone: gitrepo.WorkingClone, branch: str) -> gitrepo.CommitInfo | None:
+    """The tip of ``branch`` on the remote as of the last fetch, or None when it does not exist."""
+    try:
+        return clone.commit_info(clone.resolve(f"refs/remotes/{clone.remote}/{branch}"))
+    except errors.GitError:
+        return None
+
+
+def _claim(clone: gitrepo.WorkingClone, branch: str) -> gitrepo.PushResult:
+    """Create the PR branch with a push WITHOUT force: git's atomic ref update is the lock between
+    replicas. If it is rejected, someone created it meanwhile (``push`` re-fetches and re-checks): the
+    heal is theirs, "already-done"."""
+    return clone.push(branch, recheck=lambda: _remote_branch(clone, branch) is None)
+
+
+def _already(
+    action: model.Action, tools: Tools, clone: gitrepo.WorkingClone, repo: tree.RepoSettings
+) -> Result | None:
+    """The heal's PR, open or merged, found by its Heal-Id's branch: the heal exists, do not write again.
+    A merged heal branch is never reused; a closed one is left to ``_propose`` (rejected for good)."""
+    if tools.github is None or repo.github is None:
+        return None
+    branch = branch_name(action)
+    pr = tools.github.find_pr(repo.github, branch)
+    if pr is not None and pr.state == "merged":
+        return Result(action, Outcome.DUPLICATE, f"already merged as PR #{pr.number}", pr=pr)
+    if pr is not None and pr.state == "open":
+        return Result(action, Outcome.DUPLICATE, f"PR #{pr.number} is already open for this heal", pr=pr)
+    tip = _remote_branch(clone, branch) if pr is None else None
+    if tip is None:
+        return None
+    if tools.clock() - tip.time < STRAY_BRANCH_AFTER:
+        return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} and is opening its PR")
+    log.event("heal.stray_branch", logging.WARNING, app=action.app, heal_id=action.heal_id, branch=branch)
+    clone.delete_remote_branch(branch)
+    clone.fetch()
+    return None
+
+
 def _one(action: model.Action, obs: model.AppObservation | None, tools: Tools, dry_run: bool) -> Result:
     if action.kind is model.ActionKind.NOTIFY:
         return Result(action, Outcome.DRY_RUN, action.reason) if dry_run else _notify(action, obs, tools)
@@ -284,7 +329,9 @@ def _one(action: model.Action, obs: model.AppObservation | None, tools: Tools, d
         commit_msg = message.commit_message(ctx, templates=tools.templates)
         direct = action.mode is model.Mode.AUTO and action.params.get("merge") == "direct"
         if not direct and not empty:
-            return _propose(action, tools, clone, repo, ctx, commit_msg, diff)
+            return _already(action, tools, clone, repo) or _propose(
+                action, tools, clone, repo, ctx, commit_msg, diff
+            )
         sha = clone.commit(commit_msg, allow_empty=empty)
         pushed = clone.push(recheck=lambda: clone.find_heal(action.heal_id) is None)
         if pushed.status == "already-done":
