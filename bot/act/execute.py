@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import errors, model
-from bot.act import changes, landing, message, rollback
+from bot.act import changes, landing, manifests, message, rollback
 from bot.clients import argocd, gitrepo
 from bot.clients import github as githubclient
 from bot.record import log
@@ -85,26 +86,6 @@ def branch_name(action: model.Action) -> str:
     return f"githeal/{action.app}/{action.kind.value}-{action.heal_id[:8]}"
 
 
-def _prefixes(spec: tree.AppSpec) -> tuple[str, ...]:
-    """Directory prefixes of the app's allowed globs (``apps/x/**`` -> ``apps/x``), for git pathspecs."""
-    out = []
-    for p in spec.paths:
-        head = p.split("*", 1)[0].rstrip("/")
-        out.append(head or ".")
-    return tuple(dict.fromkeys(out))
-
-
-def _app_files(clone: gitrepo.WorkingClone, spec: tree.AppSpec) -> dict[str, str]:
-    files: dict[str, str] = {}
-    for prefix in _prefixes(spec):
-        for path in clone.list_files("HEAD", "" if prefix == "." else prefix):
-            if path.endswith((".yaml", ".yml")) and spec.allows(path):
-                data = clone.show("HEAD", path)
-                if data is not None:
-                    files[path] = data.decode("utf-8")
-    return files
-
-
 def _context(
     action: model.Action, obs: model.AppObservation | None, tools: Tools, **kw: object
 ) -> message.HealContext:
@@ -144,7 +125,7 @@ def _stage(
         if obs is None or obs.status is None:
             raise errors.RollbackError("no Argo CD status to roll back from", app=action.app)
         strategy = rollback.Strategy(str(p.get("strategy") or spec.rollback))
-        prefixes = _prefixes(spec)
+        prefixes = manifests.prefixes(spec)
         rp = rollback.plan(obs.status, clone, strategy, paths=prefixes, allowed_paths=prefixes)
         rollback.stage(rp, clone)
         commits = tuple(message.CommitRef(c.sha, c.subject, c.author) for c in rp.commits)
@@ -160,7 +141,26 @@ def _stage(
             changes=rp.changes or (rp.reason,),
         )
         return ctx, False
-    files = _app_files(clone, spec)
+    if kind is model.ActionKind.RECONCILE and p.get("mode") != "adopt":
+        # enforce: Argo CD syncs Git over the drift; the audit trail is an empty heal commit
+        return _context(action, obs, tools, target="Git", changes=("sync live state back to Git",)), True
+    read = manifests.read(clone, spec, tools.settings.manifests.max_bytes)
+    try:
+        fc, target = _change(action, obs, read.files, tools)
+    except errors.ManifestError as exc:
+        if not read.skipped:
+            raise
+        raise errors.ManifestError(f"{exc}{read.note()}", app=action.app) from exc
+    clone.write_files({path: text.encode("utf-8") for path, text in fc.files.items()})
+    return _context(action, obs, tools, target=target, changes=fc.changes), False
+
+
+def _change(
+    action: model.Action, obs: model.AppObservation | None, files: dict[str, str], tools: Tools
+) -> tuple[changes.FileChange, str]:
+    """The file edits of a scale, restart or adopt over the app's readable manifests."""
+    spec = tools.settings.apps[action.app]
+    p, kind = action.params, action.kind
     if kind is model.ActionKind.SCALE:
         to = int(p.get("hpa_min") or p.get("to") or 0)
         fc = changes.scale(files, to, helm_replicas=spec.helm.replicas, expect=None)
@@ -176,13 +176,9 @@ def _stage(
             raise errors.ManifestError("no drift githeal can write back (live equals Git)", file=None)
         fc = changes.adopt(files, drift, helm_replicas=spec.helm.replicas)
         target = "live state"
-    elif kind is model.ActionKind.RECONCILE:
-        # enforce: Argo CD syncs Git over the drift; the audit trail is an empty heal commit
-        return _context(action, obs, tools, target="Git", changes=("sync live state back to Git",)), True
     else:
         raise errors.PolicyError(f"{kind} does not change Git")
-    clone.write_files({path: text.encode("utf-8") for path, text in fc.files.items()})
-    return _context(action, obs, tools, target=target, changes=fc.changes), False
+    return fc, target
 
 
 def _argo_name(app: str, tools: Tools, obs: model.AppObservation | None) -> str:
@@ -248,7 +244,8 @@ def _propose(
         clone.reset()
         return Result(action, Outcome.REJECTED, f"PR #{existing.number} was closed by a human", pr=existing)
     sha = clone.commit(commit_msg)
-    clone.push_branch(branch)
+    if _claim(clone, branch).status == "already-done":
+        return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} first", pr=existing)
     clone.reset()
     body = message.pr_body(ctx, templates=tools.templates)
     try:
@@ -290,6 +287,50 @@ def _propose(
     )
 
 
+# A PR branch without its PR is another replica between push and PR creation for a moment; older than
+# this it is a leftover (a process killed in between) and is deleted so the heal can be proposed again.
+STRAY_BRANCH_AFTER = timedelta(seconds=60)
+
+
+def _remote_branch(clone: gitrepo.WorkingClone, branch: str) -> gitrepo.CommitInfo | None:
+    """The tip of ``branch`` on the remote as of the last fetch, or None when it does not exist."""
+    try:
+        return clone.commit_info(clone.resolve(f"refs/remotes/{clone.remote}/{branch}"))
+    except errors.GitError:
+        return None
+
+
+def _claim(clone: gitrepo.WorkingClone, branch: str) -> gitrepo.PushResult:
+    """Create the PR branch with a push WITHOUT force: git's atomic ref update is the lock between
+    replicas. If it is rejected, someone created it meanwhile (``push`` re-fetches and re-checks): the
+    heal is theirs, "already-done"."""
+    return clone.push(branch, recheck=lambda: _remote_branch(clone, branch) is None)
+
+
+def _already(
+    action: model.Action, tools: Tools, clone: gitrepo.WorkingClone, repo: tree.RepoSettings
+) -> Result | None:
+    """The heal's PR, open or merged, found by its Heal-Id's branch: the heal exists, do not write again.
+    A merged heal branch is never reused; a closed one is left to ``_propose`` (rejected for good)."""
+    if tools.github is None or repo.github is None:
+        return None
+    branch = branch_name(action)
+    pr = tools.github.find_pr(repo.github, branch)
+    if pr is not None and pr.state == "merged":
+        return Result(action, Outcome.DUPLICATE, f"already merged as PR #{pr.number}", pr=pr)
+    if pr is not None and pr.state == "open":
+        return Result(action, Outcome.DUPLICATE, f"PR #{pr.number} is already open for this heal", pr=pr)
+    tip = _remote_branch(clone, branch) if pr is None else None
+    if tip is None:
+        return None
+    if tools.clock() - tip.time < STRAY_BRANCH_AFTER:
+        return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} and is opening its PR")
+    log.event("heal.stray_branch", logging.WARNING, app=action.app, heal_id=action.heal_id, branch=branch)
+    clone.delete_remote_branch(branch)
+    clone.fetch()
+    return None
+
+
 def _one(
     action: model.Action,
     obs: model.AppObservation | None,
@@ -317,7 +358,9 @@ def _one(
         commit_msg = message.commit_message(ctx, templates=tools.templates)
         direct = action.mode is model.Mode.AUTO and action.params.get("merge") == "direct"
         if (not direct or via_pr) and not empty:
-            return _propose(action, tools, clone, repo, ctx, commit_msg, diff, automerge=via_pr)
+            return _already(action, tools, clone, repo) or _propose(
+                action, tools, clone, repo, ctx, commit_msg, diff, automerge=via_pr
+            )
         sha = clone.commit(commit_msg, allow_empty=empty)
         try:
             pushed = clone.push(recheck=lambda: clone.find_heal(action.heal_id) is None)
@@ -343,20 +386,30 @@ def _one(
 def execute(
     plan: model.Plan, snapshot: model.Snapshot | None, tools: Tools, *, dry_run: bool = False
 ) -> list[Result]:
-    """Carry out every action of ``plan``; each becomes a Result, errors included."""
+    """Carry out every action of ``plan``; each becomes a Result, errors included.
+
+    Each action runs under its app's failure boundary: whatever goes wrong (a hostile manifest, a bug,
+    an external system) becomes that action's FAILED or REFUSED result and the next app goes on."""
     results: list[Result] = []
     for action in plan.actions:
         obs = snapshot.apps.get(action.app) if snapshot else None
         at = tools.clock()
+        level = logging.INFO
         try:
             result = _one(action, obs, tools, dry_run)
         except (errors.RollbackError, errors.ManifestError, errors.PolicyError) as exc:
             result = Result(action, Outcome.REFUSED, str(exc))
+            level = logging.WARNING
         except errors.BotError as exc:
             result = Result(action, Outcome.FAILED, str(exc))
-        result = Result(**{**result.__dict__, "at": at, "argocd_app": _argo_name(action.app, tools, obs)})
+            level = logging.ERROR
+        except Exception as exc:  # the app's boundary: a bug or a library surprise stays this app's
+            result = Result(action, Outcome.FAILED, f"{type(exc).__name__}: {errors.truncate(str(exc), 300)}")
+            level = logging.ERROR
+        result = dataclasses.replace(result, at=at, argocd_app=_argo_name(action.app, tools, obs))
         log.event(
             "heal." + result.outcome.value,
+            level,
             app=action.app,
             policy=action.policy,
             heal_id=action.heal_id,

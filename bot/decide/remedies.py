@@ -1,9 +1,11 @@
 """Turn a fired policy into one candidate heal: the ``do`` part, with its params, reason and Heal-Id.
 
 Each remedy names what the act stage needs in ``Action.params`` (documented on ``build``). Heal ids
-are deterministic (``model.heal_id``) from the app, the action and the subject it acts on, so two
-replicas seeing one incident agree. Guardrails are applied later by the planner; this module must
-not look at History beyond what a scale decision needs, and must not do I/O or read the clock.
+are deterministic (``model.heal_id``) from the incident only: the app, the action kind and the subject
+it answers (the bad revision, the drifted revision, the observed replica count), never the policy that
+noticed it nor a policy's own numbers, so two policies and two replicas seeing one incident agree.
+Guardrails are applied later by the planner; this module must not look at History beyond what a
+scale decision needs, and must not do I/O or read the clock.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def build(
       Heal-Id subject: the bad revision.
     - restart: annotation, path, revision. Subject: the revision (a restart commit changes it).
     - reconcile: mode (adopt|enforce), path, revision, target_revision. Subject: "mode:revision".
-    - notify: labels, revision. Subject: "policy:revision".
+    - notify: labels, revision. Subject: the revision (one issue per incident, whichever policy saw it).
     - scale: see ``scale_up``/``scale_down``.
     """
     remedy, status = policy.remedy, obs.status
@@ -93,7 +95,7 @@ def build(
             _action(
                 policy,
                 obs.app,
-                f"{policy.name}:{revision}",
+                revision,
                 reason=reason,
                 evidence=fired.evidence,
                 params=params,
@@ -168,7 +170,9 @@ def _scale_action(
         "path": obs.status.path,
         "revision": obs.status.revision,
     }
-    subject = f"{obs.status.revision}:{change.direction}:{change.current}->{change.desired}"
+    # the incident is "too few (or many) replicas at this revision", not a policy's target count:
+    # two scale policies with different targets must not both write
+    subject = f"{obs.status.revision}:{change.direction}:{change.current}"
     return Candidate(
         _action(policy, obs.app, subject, reason=reason, evidence=evidence, params=params), change=change
     )
@@ -177,7 +181,7 @@ def _scale_action(
 def scale_up(policy: pol.Policy, spec: pol.Scale, obs: model.AppObservation, fired: Fired) -> Candidate:
     """Scale params: direction, target (replicas|hpa), from, to, recommended, replicas (when target is
     replicas), hpa_min/hpa_max (when an HPA owns the workload: write these, never replicas), path,
-    revision. Subject: "revision:direction:from->to"."""
+    revision. Subject: "revision:direction:from" (not the policy-dependent target count)."""
     load = triggers.load_value(obs)
     if load is None or obs.replicas is None:
         return Candidate(

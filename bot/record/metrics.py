@@ -46,6 +46,12 @@ class Metrics:
             ["system"],
             registry=r,
         )
+        self.app_errors = Counter(
+            "githeal_app_errors_total",
+            "Failures confined to one app's boundary (the other apps went on), by stage",
+            ["app", "stage"],
+            registry=r,
+        )
         self.breaching = Gauge(
             "githeal_apps_breaching",
             "Apps with an SLO tier firing on OK data in the last cycle",

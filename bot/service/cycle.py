@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ class CycleReport:
     history: hist.History
     seconds: float
     errors: list[str] = field(default_factory=list)
+    app_errors: dict[str, str] = field(default_factory=dict)  # app -> "stage: message" (its boundary)
     discovered: fleet.Discovered | None = None  # None: no fleet template configured
 
 
@@ -156,6 +158,11 @@ class Engine:
                 # the commit status stays pending: the next service start resumes this verification
                 log.event("verify.cancelled", app=result.action.app, heal_id=heal_id)
                 return None
+            except Exception as exc:  # the app's boundary: its failed verification stays its own
+                app = result.action.app
+                log.event("verify.crashed", logging.ERROR, app=app, heal_id=heal_id, error=repr(exc)[:300])
+                self.rt.metrics.app_errors.labels(app, "verify").inc()
+                return None
             self.outcomes[heal_id] = outcome
             return outcome
 
@@ -218,10 +225,17 @@ class Engine:
         started = time.monotonic()
         now = rt.clock()
         problems: list[str] = []
+        by_app: dict[str, str] = {}
 
         def failed(system: str, message: str) -> None:
             problems.append(f"{system}: {message}")
             rt.metrics.errors.labels(system).inc()
+
+        def app_failed(app: str, stage: str, message: str) -> None:
+            """One app's failure: reported with its name, counted, and the other apps go on."""
+            problems.append(f"{app}: {stage}: {message}")
+            by_app.setdefault(app, f"{stage}: {message}")
+            rt.metrics.app_errors.labels(app, stage).inc()
 
         for name, clone in rt.clones.items():
             try:
@@ -265,7 +279,7 @@ class Engine:
             a = r.action
             rt.metrics.heals.labels(a.app, a.policy, a.kind.value, a.mode.value, r.outcome.value).inc()
             if r.outcome is execute.Outcome.FAILED:
-                failed("act", r.detail)
+                app_failed(a.app, "act", r.detail)
             elif r.outcome is execute.Outcome.NOTIFIED:
                 self._notified.add(a.heal_id)
         if not dry_run:
@@ -286,7 +300,9 @@ class Engine:
         rt.metrics.last_cycle.set(time.time())
         log.event("cycle.done", seconds=round(seconds, 3), actions=len(plan.actions), skips=len(plan.skips))
         found = self.discovered if self.configured.fleets else None
-        return CycleReport(now, snap, plan, results, history or hist.History(), seconds, problems, found)
+        return CycleReport(
+            now, snap, plan, results, history or hist.History(), seconds, problems, by_app, found
+        )
 
     def _sleep(self, seconds: float) -> None:
         """The verifiers' sleep: the injected one, cut short (as ``watcher.Cancelled``) by ``close``."""

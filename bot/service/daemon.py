@@ -66,6 +66,8 @@ class Service:
             detail["argocd_error"] = str(exc)
         with self._lock:
             age = None if self.last_cycle is None else time.time() - self.last_cycle
+            if self.last_report is not None and self.last_report.app_errors:
+                detail["app_errors"] = dict(self.last_report.app_errors)  # failed alone, others went on
         fresh = age is not None and age < 3 * self.rt.settings.schedule.interval + 30
         detail["last_cycle_age_seconds"] = None if age is None else round(age, 1)
         return bool(detail["prometheus"] and detail["argocd"] and fresh), detail

@@ -86,6 +86,7 @@ def assemble(b: Build) -> tree.Settings:
         service=resolve.service(cfg.service, secrets),
         verify=tree.VerifySettings(cfg.verify.timeout, cfg.verify.period),
         log=tree.LogSettings(cfg.log.format, cfg.log.level),
+        manifests=tree.ManifestSettings(cfg.manifests.max_bytes),
         unset_optional=tuple(secrets.unset),
         secrets_checked=b.check_secrets,
     )

@@ -37,6 +37,7 @@ class Config(systems.Base):
     schedule: systems.ScheduleConfig = systems.ScheduleConfig()
     service: systems.ServiceConfig = systems.ServiceConfig()
     verify: systems.VerifyConfig = systems.VerifyConfig()
+    manifests: systems.ManifestsConfig = systems.ManifestsConfig()
     log: systems.LogConfig = systems.LogConfig()
 
     @pydantic.field_validator("version")

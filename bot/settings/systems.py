@@ -293,6 +293,15 @@ class VerifyConfig(Base):
     )
 
 
+class ManifestsConfig(Base):
+    max_bytes: int = Field(
+        default=1048576,
+        gt=0,
+        le=1073741824,
+        description="Manifests larger than this many bytes are skipped, never parsed (default 1 MiB).",
+    )
+
+
 class LogConfig(Base):
     format: Literal["text", "json"] = "text"
     level: Literal["debug", "info", "warning", "error"] = "info"

@@ -172,6 +172,11 @@ class VerifySettings:
 
 
 @dataclass(frozen=True)
+class ManifestSettings:
+    max_bytes: int = 1024 * 1024  # bigger files are skipped before any parsing
+
+
+@dataclass(frozen=True)
 class LogSettings:
     format: str = "text"
     level: str = "info"
@@ -194,6 +199,7 @@ class Settings:
     service: ServiceSettings = ServiceSettings()
     verify: VerifySettings = VerifySettings()
     log: LogSettings = LogSettings()
+    manifests: ManifestSettings = ManifestSettings()
     unset_optional: tuple[str, ...] = ()  # refs of optional secrets that were not set
     secrets_checked: bool = True
     fleets: Mapping[str, AppSpec] = field(default_factory=lambda: MappingProxyType({}))  # templates
