@@ -38,6 +38,11 @@ class Config(systems.Base):
     service: systems.ServiceConfig = systems.ServiceConfig()
     verify: systems.VerifyConfig = systems.VerifyConfig()
     log: systems.LogConfig = systems.LogConfig()
+    templates: str | None = Field(
+        default=None,
+        description="Directory of message templates (commit.txt.j2, pr_body.md.j2, ...) overriding the "
+        "built-in ones of the same file name; see docs/templates.md.",
+    )
 
     @pydantic.field_validator("version")
     @classmethod

@@ -173,6 +173,7 @@ class Settings:
     service: ServiceSettings = ServiceSettings()
     verify: VerifySettings = VerifySettings()
     log: LogSettings = LogSettings()
+    templates: Path | None = None  # message templates overriding the built-in ones, by file name
     unset_optional: tuple[str, ...] = ()  # refs of optional secrets that were not set
     secrets_checked: bool = True
 

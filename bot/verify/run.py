@@ -39,6 +39,10 @@ class Verifier:
     templates: Path | None = None
     interval: float = 2.0
 
+    def __post_init__(self) -> None:
+        if self.templates is None:
+            self.templates = self.settings.templates  # the config's override directory, if any
+
     def _lock(self, repo: str) -> threading.Lock:
         return self.locks.setdefault(repo, threading.Lock())
 
