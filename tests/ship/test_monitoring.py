@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import svc
+import shipsvc
 from ruamel.yaml import YAML
 from shipdefs import DEPLOY
 
@@ -108,8 +108,8 @@ def base_name(name: str, exported: set[str]) -> str:
 
 @pytest.mark.slow
 def test_every_metric_in_rules_and_dashboard_is_served_and_sigterm_stops_the_service(tmp_path: Path) -> None:
-    config = svc.write_config(tmp_path)
-    proc, url = svc.start([sys.executable, "-c", "from bot.cli import main; main()"], config)
+    config = shipsvc.write_config(tmp_path)
+    proc, url = shipsvc.start([sys.executable, "-c", "from bot.cli import main; main()"], config)
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
             text = resp.read().decode()
