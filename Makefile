@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 # sandbox extras. `make lock` regenerates both after a dependency change in pyproject.toml.
 LOCK := requirements/githeal.lock
 DEVLOCK := requirements/dev.lock
-PIP_COMPILE := pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+# Resolved against PyPI itself (not a local mirror from pip.conf), so the hashes are PyPI's.
+PIP_COMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(VENV)/piptools/bin/pip-compile --quiet --generate-hashes \
+	--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple
 
 .PHONY: test demo check deps prometheus fmt clean bench lock wheel
 
@@ -23,8 +25,8 @@ deps: $(STAMP)
 
 lock:
 	test -x $(VENV)/piptools/bin/pip-compile || { $(PY) -m venv $(VENV)/piptools && $(VENV)/piptools/bin/pip install -q pip-tools; }
-	$(VENV)/piptools/bin/$(PIP_COMPILE) --output-file $(LOCK) pyproject.toml
-	$(VENV)/piptools/bin/$(PIP_COMPILE) --extra test --extra sandbox --output-file $(DEVLOCK) pyproject.toml
+	$(PIP_COMPILE) --output-file $(LOCK) pyproject.toml
+	$(PIP_COMPILE) --extra test --extra sandbox --output-file $(DEVLOCK) pyproject.toml
 
 wheel: deps
 	$(BIN)/python -m pip wheel -q --no-deps --wheel-dir dist .

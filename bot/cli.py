@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from bot import errors, settings
+from bot.act import message
 from bot.record import log
 from bot.service import audit, cycle, daemon, report, shards, wiring
 
@@ -90,6 +91,8 @@ def main() -> None:
 def validate(config: Path, no_secrets: bool) -> None:
     """Validate CONFIG (and its SLO and policy files); print every problem as file:line: key: message."""
     loaded = settings.load(config, check_secrets=not no_secrets)
+    if loaded.templates is not None and (bad := message.check_overrides(loaded.templates)):
+        raise errors.ConfigError([errors.Problem(str(config), None, "templates", text) for text in bad])
     from_files = sum(1 for slo in loaded.slos.values() if not slo.source.startswith(f"{config}:"))
     parts = [
         f"{len(loaded.apps)} app{'s' * (len(loaded.apps) != 1)}",

@@ -81,6 +81,10 @@ class Tools:
     templates: Path | None = None
     sli: Callable[[str], Sli] = _no_sli
 
+    def __post_init__(self) -> None:
+        if self.templates is None:
+            self.templates = self.settings.templates  # the config's override directory, if any
+
 
 def branch_name(action: model.Action) -> str:
     return f"githeal/{action.app}/{action.kind.value}-{action.heal_id[:8]}"

@@ -1,9 +1,11 @@
 """What a heal says to humans: commit message, PR title/body, escalation issue, verify comment.
 
-Pure rendering of a frozen ``HealContext`` through the jinja2 templates in the repo's ``templates/``
-(``StrictUndefined``: a missing field is a bug, not a blank). Trailers are appended by
-``record.trailers`` so their format never depends on a template. PR bodies carry the heal's data as a
-hidden ``<!-- githeal:{json} -->`` block that ``parse_hidden`` reads back. It must not do Git or API I/O.
+Pure rendering of a frozen ``HealContext`` through the jinja2 templates shipped as ``bot/templates``,
+each of which a file of the same name in the configured ``templates:`` directory overrides
+(``StrictUndefined``: a missing field is a bug, not a blank; docs/templates.md lists the variables).
+Trailers are appended by ``record.trailers`` so their format never depends on a template. PR bodies
+carry the heal's data as a hidden ``<!-- githeal:{json} -->`` block that ``parse_hidden`` reads back.
+It must not do Git or API I/O.
 """
 
 from __future__ import annotations
@@ -157,10 +159,17 @@ def _templates_dir() -> Path:
     raise FileNotFoundError(f"githeal templates not found next to {here.parents[1]}")
 
 
+NAMES = ("commit.txt.j2", "pr_title.txt.j2", "pr_body.md.j2", "issue_body.md.j2", "comment_verify.md.j2")
+
+
 @functools.cache
 def environment(templates: Path | None = None) -> jinja2.Environment:
+    """Templates from ``templates`` (an override directory) first, then the built-in ones."""
+    builtin = jinja2.FileSystemLoader(str(_templates_dir()))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates or _templates_dir())),
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(templates)), builtin])
+        if templates
+        else builtin,
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # plain text and Markdown, never HTML pages
         keep_trailing_newline=True,
@@ -170,6 +179,22 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
     env.filters["short"] = lambda sha: str(sha)[:7]
     env.filters["sparkline"] = sparkline
     return env
+
+
+def check_overrides(templates: Path) -> list[str]:
+    """Problems of an override directory: files that override nothing, templates that do not compile."""
+    problems = []
+    for path in sorted(templates.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.name not in NAMES:
+            problems.append(f"{path}: overrides no template (known: {', '.join(NAMES)})")
+            continue
+        try:
+            environment(templates).get_template(path.name)
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append(f"{path}:{exc.lineno}: {exc.message}")
+    return problems
 
 
 def _render(name: str, ctx: HealContext, templates: Path | None, **extra: Any) -> str:

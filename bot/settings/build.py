@@ -69,6 +69,7 @@ def assemble(b: Build) -> tree.Settings:
     secrets = resolve.secrets(b.doc, cfg, b.paths, b.env, check=b.check_secrets)
     b.problems.extend(secrets.problems)
     b.problems.extend(resolve.repo_paths(b.doc, cfg, b.paths))
+    templates = _templates(b)
     if b.problems:
         raise errors.ConfigError(b.problems)
     return tree.Settings(
@@ -87,9 +88,21 @@ def assemble(b: Build) -> tree.Settings:
         verify=tree.VerifySettings(cfg.verify.timeout, cfg.verify.period),
         log=tree.LogSettings(cfg.log.format, cfg.log.level),
         manifests=tree.ManifestSettings(cfg.manifests.max_bytes),
+        templates=templates,
         unset_optional=tuple(secrets.unset),
         secrets_checked=b.check_secrets,
     )
+
+
+def _templates(b: Build) -> Path | None:
+    """The template override directory; it must exist (a typo would silently keep the defaults)."""
+    if b.config.templates is None:
+        return None
+    path, shown = b.paths.of(b.config.templates)
+    if not path.is_dir():
+        b.problems.append(b.doc.problem(("templates",), f"templates directory not found: {shown}"))
+        return None
+    return path
 
 
 # --------------------------------------------------------------------------- SLOs and policies

@@ -39,6 +39,11 @@ class Config(systems.Base):
     verify: systems.VerifyConfig = systems.VerifyConfig()
     manifests: systems.ManifestsConfig = systems.ManifestsConfig()
     log: systems.LogConfig = systems.LogConfig()
+    templates: str | None = Field(
+        default=None,
+        description="Directory of message templates (commit.txt.j2, pr_body.md.j2, ...) overriding the "
+        "built-in ones of the same file name; see docs/templates.md.",
+    )
 
     @pydantic.field_validator("version")
     @classmethod

@@ -200,6 +200,7 @@ class Settings:
     verify: VerifySettings = VerifySettings()
     log: LogSettings = LogSettings()
     manifests: ManifestSettings = ManifestSettings()
+    templates: Path | None = None  # message templates overriding the built-in ones, by file name
     unset_optional: tuple[str, ...] = ()  # refs of optional secrets that were not set
     secrets_checked: bool = True
     fleets: Mapping[str, AppSpec] = field(default_factory=lambda: MappingProxyType({}))  # templates

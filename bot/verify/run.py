@@ -41,6 +41,13 @@ class Verifier:
     templates: Path | None = None
     interval: float = 2.0
 
+    def __post_init__(self) -> None:
+        if self.templates is None:
+            self.templates = self.settings.templates  # the config's override directory, if any
+        self.recorder = verdicts.Recorder(
+            self.github, self.metrics, tuple(self.settings.guardrails.escalation_labels)
+        )
+
     def _lock(self, repo: str) -> threading.Lock:
         return self.locks.setdefault(repo, threading.Lock())
 
@@ -60,11 +67,6 @@ class Verifier:
                     return clone.is_ancestor(heal, rev)
 
         return contains
-
-    def __post_init__(self) -> None:
-        self.recorder = verdicts.Recorder(
-            self.github, self.metrics, tuple(self.settings.guardrails.escalation_labels)
-        )
 
     def _since(self, app: str) -> watcher.ReadSince:
         slos = self.settings.app_slos(app)

@@ -19,7 +19,10 @@ from bot import errors, settings
 from bot.sandbox import prometheus as promserver
 from bot.service import wiring
 
-pytestmark = pytest.mark.skipif(not HAVE_PROMETHEUS, reason="prometheus not installed (make prometheus)")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not HAVE_PROMETHEUS, reason="prometheus not installed (make prometheus)"),
+]
 
 TENANT = "team-a"
 AUTH = {

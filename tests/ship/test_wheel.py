@@ -1,0 +1,71 @@
+"""The package stands on its own (issue 11 §1): the wheel installed into a fresh venv runs
+``githeal drill bad-deploy`` and the full ``githeal demo`` from an unrelated directory, and ships the
+demo manifests, scenarios and message templates as package data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from shipdefs import HAVE_PROMETHEUS
+
+
+def test_wheel_carries_demo_manifests_scenarios_and_templates(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "bot/sandbox/demo-repo/apps/checkout/deployment.yaml" in names
+    assert "bot/sandbox/demo-repo/apps/catalog/templates/_helpers.tpl" in names
+    assert "bot/sandbox/scenarios/bad-deploy.yaml" in names
+    assert "bot/templates/commit.txt.j2" in names
+    assert not any(n.startswith(("fixtures/", "tests/")) for n in names)
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(wheel).read(meta).decode()
+    assert "Provides-Extra: sandbox" in text
+    assert 'Requires-Dist: PyJWT[crypto]>=2.8; extra == "sandbox"' in text
+    assert "prometheus-api-client" not in text
+
+
+@pytest.fixture(scope="module")
+def venv(shared_tmp: Path, wheel: Path) -> Iterator[Path]:
+    path = shared_tmp / "wheel-venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(path)], check=True, timeout=120)
+    subprocess.run(
+        [str(path / "bin" / "pip"), "install", "-q", "--no-cache-dir", f"{wheel}[sandbox]"],
+        check=True,
+        timeout=600,
+    )
+    yield path
+
+
+def run(venv: Path, cwd: Path, *args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8"}
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(venv / "bin" / "githeal"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return proc, time.monotonic() - started
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_PROMETHEUS, reason="prometheus not installed (make prometheus)")
+def test_installed_wheel_runs_drill_and_demo_from_any_directory(venv: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    version, _ = run(venv, elsewhere, "--version", timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("githeal "), version.stderr
+    drill, drill_s = run(venv, elsewhere, "drill", "bad-deploy", "--time-scale", "0.3", timeout=300)
+    assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-3000:]
+    demo, demo_s = run(venv, elsewhere, "demo", timeout=400)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert os.listdir(elsewhere) == []  # nothing written into the working directory
+    print(f"\nwheel-installed drill bad-deploy (time-scale 0.3): {drill_s:.1f}s; demo: {demo_s:.1f}s")
