@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from bot import errors, model
+from bot.clients import retry as retrying
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -135,7 +136,8 @@ _BY_CODE: dict[int, type[errors.ArgoCDError]] = {
     # Unknown/Internal mostly wrap repo-server or k8s hiccups, so they count as temporary with the rest.
     **dict.fromkeys((1, 2, 4, 8, 10, 13, 14), errors.ArgoCDUnavailable),
 }
-_CODE_OF_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 405: 3, 415: 3}  # for plain-text gateway replies
+# for plain-text gateway replies; 429 is ResourceExhausted (8), as grpc-gateway maps it
+_CODE_OF_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 405: 3, 415: 3, 429: 8}
 
 
 def error_from_response(response: httpx.Response, app: str | None = None) -> errors.ArgoCDError:
@@ -157,7 +159,9 @@ def error_from_response(response: httpx.Response, app: str | None = None) -> err
         elif status in (404, 405):
             message += " (route unknown to this Argo CD version)"
     cls = _BY_CODE.get(code, errors.ArgoCDInvalidArgument)
-    return cls(message or response.reason_phrase, app=app, url=url, status=status, payload=body)
+    exc = cls(message or response.reason_phrase, app=app, url=url, status=status, payload=body)
+    retrying.note_retry_after(exc, response.headers)
+    return exc
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -282,13 +286,25 @@ class ArgoCDClient:
     """Thin typed wrapper; ``http`` carries base_url, TLS and the default timeout."""
 
     def __init__(
-        self, http: httpx.Client, *, token: str | None = None, refresh_timeout: float = 120.0
+        self,
+        http: httpx.Client,
+        *,
+        token: str | None = None,
+        refresh_timeout: float = 120.0,
+        retry: retrying.Retry | None = None,
     ) -> None:
         self.http = http
+        # one attempt unless the caller (the wiring) gives a policy: tests of error shapes stay exact
+        self.retry = retry if retry is not None else retrying.Retry(attempts=1)
         self.token = token
         self.refresh_timeout = refresh_timeout
 
     def _request(self, method: str, path: str, app: Name = None, call: Call | None = None) -> Any:
+        # reads are retried on any temporary error, writes only when the server surely did not act
+        once = lambda: self._request_once(method, path, app, call)  # noqa: E731
+        return self.retry.call("argocd", once, idempotent=method == "GET")
+
+    def _request_once(self, method: str, path: str, app: Name, call: Call | None) -> Any:
         call = call or Call()
         headers = dict(JSON_HEADERS) if method != "GET" else {}
         if self.token:

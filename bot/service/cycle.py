@@ -21,7 +21,7 @@ from bot.decide import history as hist
 from bot.decide import memory as mem
 from bot.decide import planner
 from bot.observe import snapshot, trend
-from bot.record import log
+from bot.record import log, metrics
 from bot.service import ledger, wiring
 from bot.verify import run, watcher
 
@@ -192,7 +192,7 @@ class Engine:
 
         def failed(system: str, message: str) -> None:
             problems.append(f"{system}: {message}")
-            rt.metrics.errors.labels(system).inc()
+            rt.metrics.error(system)
 
         for name, clone in rt.clones.items():
             try:
@@ -204,7 +204,7 @@ class Engine:
             history = self.ledger.read(now)
         except errors.BotError as exc:
             # Without the past, guardrails cannot be checked: decide nothing this cycle.
-            failed(exc.__class__.__name__, str(exc))
+            failed(metrics.system_of(exc, default="ledger"), str(exc))
             history = None
         snap = snapshot.observe(self.sources, self.targets, now, only=apps, on_error=failed)
         self.memory = mem.remember(self.memory, snap, s.policies, apps=s.apps)
@@ -225,7 +225,7 @@ class Engine:
         results = execute.execute(todo, snap, self.tools, dry_run=dry_run) if todo.actions else []
         for r in results:
             a = r.action
-            rt.metrics.heals.labels(a.app, a.policy, a.kind.value, a.mode.value, r.outcome.value).inc()
+            rt.metrics.heal(a.app, a.policy, a.kind.value, a.mode.value, r.outcome.value)
             if r.outcome is execute.Outcome.FAILED:
                 failed("act", r.detail)
             elif r.outcome is execute.Outcome.NOTIFIED:
@@ -242,6 +242,9 @@ class Engine:
                 self._verify(r)
             if history is not None:
                 self._resume(history, now)
+        if history is not None:
+            rt.metrics.set_circuits(history.open_escalations, s.apps)
+        rt.metrics.observed.set(len(snap.apps))
         rt.metrics.breaching.set(sum(1 for o in snap.apps.values() if any(r.breaching for r in o.slos)))
         seconds = time.monotonic() - started
         rt.metrics.cycle_seconds.observe(seconds)

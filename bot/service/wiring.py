@@ -16,7 +16,7 @@ import github
 import httpx
 
 from bot import errors
-from bot.clients import argocd, gitrepo
+from bot.clients import argocd, gitrepo, retry
 from bot.clients import github as githubclient
 from bot.clients import prometheus as prom
 from bot.record import metrics
@@ -66,12 +66,15 @@ def prometheus_client(s: tree.PrometheusSettings) -> prom.PrometheusClient:
         basic_auth=basic,
         timeout=s.timeout,
         verify=s.verify_tls,
+        retry=retry.Retry(),
     )
 
 
 def argocd_client(s: tree.ArgoCDSettings) -> argocd.ArgoCDClient:
     http = httpx.Client(base_url=s.url, verify=s.verify_tls, timeout=s.timeout)
-    client = argocd.ArgoCDClient(http, token=_secret(s.token), refresh_timeout=s.refresh_timeout)
+    client = argocd.ArgoCDClient(
+        http, token=_secret(s.token), refresh_timeout=s.refresh_timeout, retry=retry.Retry()
+    )
     if client.token is None and s.login is not None:
         client.login(s.login[0].reveal(), s.login[1].reveal())
     return client
