@@ -191,9 +191,8 @@ class PrometheusClient:
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise self._error(
-                "response is not JSON", path, response.text, status=response.status_code
-            ) from exc
+            failure = self._error("response is not JSON", path, response.text, status=response.status_code)
+            raise retrying.note_retry_after(failure, response.headers) from exc
         if not isinstance(body, dict):
             raise self._error("response is not a JSON object", path, body, status=response.status_code)
         if response.status_code != 200 or body.get("status") != "success":

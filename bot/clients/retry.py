@@ -3,8 +3,10 @@
 A ``TemporaryError`` (timeout, 5xx, 429, a rate limit with ``Retry-After``) is retried with exponential
 backoff and full jitter, a ``PermanentError`` never: only the class is read. A ``Retry-After`` longer
 than ``max_wait`` is not slept on inside a cycle; the error goes up and the next cycle tries again.
-Writes that may have reached the server (a timeout, a 502) are not repeated. Sleep is injected, and
-observers hear of every call's final success or failure (the service's readiness state listens).
+Writes that may have reached the server (a timeout, a 502) are not repeated. Once a call has failed
+after all its attempts, later calls get one attempt each for ``cooldown`` seconds (or until one
+succeeds), so a hanging dependency costs one timeout per call, not ``attempts`` of them. Sleep and
+clock are injected; observers hear every call's final outcome (the service's readiness listens).
 """
 
 from __future__ import annotations
@@ -73,8 +75,11 @@ class Retry:
     base: float = 0.5  # first backoff; doubles each attempt, full jitter
     cap: float = 8.0  # longest backoff between two attempts
     max_wait: float = 30.0  # longest Retry-After honoured inside one call
+    cooldown: float = 30.0  # after a call failed for good, one attempt per call for this long
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     observers: list[Observer] = field(default_factory=list)
+    _failing_until: float = 0.0
 
     def observe(self, observer: Observer) -> None:
         self.observers.append(observer)
@@ -95,8 +100,9 @@ class Retry:
 
     def call(self, system: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         """``fn()`` with retries; observers hear the final outcome once."""
+        failing = self.clock() < self._failing_until
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, self.attempts)),
+            stop=tenacity.stop_after_attempt(1 if failing else max(1, self.attempts)),
             wait=self._wait,
             retry=tenacity.retry_if_exception(lambda e: self._retryable(e, idempotent)),
             sleep=self.sleep,
@@ -105,8 +111,11 @@ class Retry:
         try:
             result = retrying(fn)
         except errors.BotError as exc:
+            if isinstance(exc, errors.TemporaryError):
+                self._failing_until = self.clock() + self.cooldown
             self._tell(system, exc)
             raise
+        self._failing_until = 0.0
         self._tell(system, None)
         return result
 

@@ -27,10 +27,11 @@ def git(repo: str) -> str:
 
 def counts_as_down(exc: BaseException) -> bool:
     """A failure that says the dependency is unusable (unreachable, 5xx, 429, 401/403), as opposed to
-    an answer about our request (404 for an app, a 400 for a query, a conflict): the server is up."""
+    an answer about our request (404 for an app, a 400 for a query, a conflict): the server is up.
+    A 200 that could not be read (cut short, not JSON) is a broken dependency too."""
     status = getattr(exc, "status", None)
-    if isinstance(status, int):
-        return status >= 500 or status in (401, 403, 407, 408, 429)
+    if isinstance(status, int):  # below 400: an answer we could not read (cut, not JSON)
+        return status < 400 or status >= 500 or status in (401, 403, 407, 408, 429)
     return isinstance(exc, errors.TemporaryError | errors.ArgoCDUnauthenticated)
 
 

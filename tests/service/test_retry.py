@@ -150,3 +150,22 @@ def test_without_a_policy_a_client_tries_once() -> None:
 def test_retry_after_header_forms(value: str, expected: float | None) -> None:
     now = 1445412480.0  # 2015-10-21T07:28:00Z
     assert retry.retry_after({"retry-after": value} if value else {}, now=now) == expected
+
+
+def test_after_a_final_failure_calls_try_once_until_the_cooldown_ends_or_one_succeeds() -> None:
+    # a hanging dependency must cost one timeout per call, not ``attempts`` of them, cycle after cycle
+    now = [0.0]
+    policy, slept, _ = _policy(attempts=3, cooldown=30)
+    policy.clock = lambda: now[0]
+    handler, seen = _script(httpx.Response(503, json=GATEWAY_UNAVAILABLE))
+    client = _argo(handler, policy)
+    with pytest.raises(errors.ArgoCDUnavailable):
+        client.list_apps()
+    assert len(seen) == 3
+    with pytest.raises(errors.ArgoCDUnavailable):
+        client.list_apps()
+    assert len(seen) == 4  # one attempt while failing
+    now[0] = 31.0
+    with pytest.raises(errors.ArgoCDUnavailable):
+        client.list_apps()
+    assert len(seen) == 7 and len(slept) == 4
