@@ -8,6 +8,8 @@ half-way, ``partial`` sends the first half as a complete (and so malformed) body
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +37,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.fault: Fault | None = None
         self.requests = 0
+        self._open: set[socket.socket] = set()  # client connections, cut by down()
         self._stop = threading.Event()
         self._http = httpx.Client(timeout=30.0)
         self._server: ThreadingHTTPServer | None = None
@@ -60,6 +63,10 @@ class FaultProxy:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for conn in list(self._open):  # kept-alive connections die with the server too
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._open.clear()
 
     def up(self) -> None:
         if self._server is None:
@@ -81,6 +88,15 @@ class FaultProxy:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                proxy._open.add(self.connection)
+
+            def finish(self) -> None:
+                proxy._open.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
 
             def do_GET(self) -> None:
                 self._serve()
