@@ -25,6 +25,7 @@ import httpx
 
 from bot import errors, model
 from bot.clients import argoapp
+from bot.clients import retry as retrying
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 SESSION_PATH = "/api/v1/session"
@@ -54,7 +55,8 @@ _BY_CODE: dict[int, type[errors.ArgoCDError]] = {
     9: errors.ArgoCDFailedPrecondition,
     16: errors.ArgoCDUnauthenticated,
 }
-_CODE_OF_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 405: 3, 415: 3}  # for plain-text gateway replies
+# for plain-text gateway replies; 429 is ResourceExhausted (8), as grpc-gateway maps it
+_CODE_OF_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 405: 3, 415: 3, 429: 8}
 _TEMPORARY_4XX = (408, 429)  # Canceled, ResourceExhausted (login rate limiting)
 
 
@@ -80,7 +82,9 @@ def error_from_response(response: httpx.Response, app: str | None = None) -> err
         cls: type[errors.ArgoCDError] = errors.ArgoCDUnavailable  # Unknown/Internal/Unavailable: hiccups
     else:
         cls = _BY_CODE.get(code, errors.ArgoCDInvalidArgument)
-    return cls(message or response.reason_phrase, app=app, url=url, status=status, payload=body)
+    exc = cls(message or response.reason_phrase, app=app, url=url, status=status, payload=body)
+    retrying.note_retry_after(exc, response.headers)
+    return exc
 
 
 def token_expiry(token: str) -> float | None:
@@ -151,8 +155,11 @@ class ArgoCDClient:
         app_namespace: str | None = None,
         renew_before: float = 300.0,
         clock: Callable[[], float] = time.time,
+        retry: retrying.Retry | None = None,
     ) -> None:
         self.http = http
+        # one attempt unless the caller (the wiring) gives a policy: tests of error shapes stay exact
+        self.retry = retry if retry is not None else retrying.Retry(attempts=1)
         self.token = token
         self.refresh_timeout = refresh_timeout
         self.app_namespace = app_namespace
@@ -163,6 +170,11 @@ class ArgoCDClient:
     def _request(
         self, method: str, path: str, app: Name = None, call: Call | None = None, *, again: bool = True
     ) -> Any:
+        # reads are retried on any temporary error, writes only when the server surely did not act
+        once = lambda: self._request_once(method, path, app, call, again)  # noqa: E731
+        return self.retry.call("argocd", once, idempotent=method == "GET")
+
+    def _request_once(self, method: str, path: str, app: Name, call: Call | None, again: bool) -> Any:
         call = call or Call()
         session = path == SESSION_PATH
         if self._credentials and not session and self._expiring():
@@ -186,7 +198,7 @@ class ArgoCDClient:
             self.token = renewed  # the server renews near expiry by cookie only; the Bearer must follow
         if response.status_code == 401 and again and self._credentials and not session:
             self._login()  # "invalid session": the token expired or was revoked; one fresh login
-            return self._request(method, path, app, call, again=False)
+            return self._request_once(method, path, app, call, False)
         if response.status_code >= 400:
             raise error_from_response(response, app)
         try:

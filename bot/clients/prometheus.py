@@ -20,6 +20,7 @@ from typing import Any, Self
 import httpx
 
 from bot import errors
+from bot.clients import retry as retrying
 
 TIMEOUT_MARGIN = 5.0  # httpx waits a little longer than the server-side timeout= it asked for
 
@@ -67,8 +68,17 @@ class RangeResult:
 class PrometheusClient:
     """Talks to one Prometheus. ``http`` carries base URL, auth headers, TLS and the transport."""
 
-    def __init__(self, http: httpx.Client, *, timeout: float = 20.0, margin: float = TIMEOUT_MARGIN) -> None:
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        timeout: float = 20.0,
+        margin: float = TIMEOUT_MARGIN,
+        retry: retrying.Retry | None = None,
+    ) -> None:
         self.http = http
+        # one attempt unless the caller (the wiring) gives a policy: tests of error shapes stay exact
+        self.retry = retry if retry is not None else retrying.Retry(attempts=1)
         self.timeout = timeout  # server-side ``timeout=``; keep it below the tick
         self.margin = margin
 
@@ -83,6 +93,7 @@ class PrometheusClient:
         timeout: float = 20.0,
         verify: bool | str = True,
         transport: httpx.BaseTransport | None = None,
+        retry: retrying.Retry | None = None,
     ) -> PrometheusClient:
         """Build the httpx client from settings values (what wiring calls); ``transport`` for tests."""
         all_headers = dict(headers or {})
@@ -96,7 +107,7 @@ class PrometheusClient:
             verify=verify,
             transport=transport,
         )
-        return cls(http, timeout=timeout)
+        return cls(http, timeout=timeout, retry=retry)
 
     @property
     def url(self) -> str:
@@ -124,7 +135,7 @@ class PrometheusClient:
         """Instant query evaluated at the pinned time ``at`` (unix seconds), POSTed as a form."""
         timeout = self.timeout if timeout is None else timeout
         form = {"query": expr, "time": _ts(at), "timeout": f"{timeout:g}s"}
-        body = self._post("/api/v1/query", form, timeout)
+        body = self.retry.call("prometheus", lambda: self._post("/api/v1/query", form, timeout))
         kind = body["data"].get("resultType")
         result = body["data"].get("result")
         try:
@@ -151,7 +162,7 @@ class PrometheusClient:
             "step": f"{step:g}",
             "timeout": f"{timeout:g}s",
         }
-        body = self._post("/api/v1/query_range", form, timeout)
+        body = self.retry.call("prometheus", lambda: self._post("/api/v1/query_range", form, timeout))
         data = body["data"]
         try:
             if data.get("resultType") != "matrix":
@@ -178,16 +189,16 @@ class PrometheusClient:
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise self._error(
-                "response is not JSON", path, response.text, status=response.status_code
-            ) from exc
+            failure = self._error("response is not JSON", path, response.text, status=response.status_code)
+            raise retrying.note_retry_after(failure, response.headers) from exc
         if not isinstance(body, dict):
             raise self._error("response is not a JSON object", path, body, status=response.status_code)
         if response.status_code != 200 or body.get("status") != "success":
             error_type = body.get("errorType")
             detail = errors.truncate(body.get("error", "query failed"))
             message = f"{error_type or 'error'}: {detail}"
-            raise self._error(message, path, body, status=response.status_code, error_type=error_type)
+            failure = self._error(message, path, body, status=response.status_code, error_type=error_type)
+            raise retrying.note_retry_after(failure, response.headers)
         if not isinstance(body.get("data"), dict):
             raise self._error("response has no data", path, body, status=response.status_code)
         return body

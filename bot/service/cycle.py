@@ -24,7 +24,7 @@ from bot.decide import history as hist
 from bot.decide import memory as mem
 from bot.decide import planner
 from bot.observe import fleet, snapshot, trend
-from bot.record import log
+from bot.record import log, metrics
 from bot.service import ledger, shards, wiring
 from bot.settings import tree
 from bot.verify import run, watcher
@@ -229,7 +229,7 @@ class Engine:
 
         def failed(system: str, message: str) -> None:
             problems.append(f"{system}: {message}")
-            rt.metrics.errors.labels(system).inc()
+            rt.metrics.error(system)
 
         def app_failed(app: str, stage: str, message: str) -> None:
             """One app's failure: reported with its name, counted, and the other apps go on."""
@@ -247,7 +247,7 @@ class Engine:
             history = self.ledger.read(now)
         except errors.BotError as exc:
             # Without the past, guardrails cannot be checked: decide nothing this cycle.
-            failed(exc.__class__.__name__, str(exc))
+            failed(metrics.system_of(exc, default="ledger"), str(exc))
             history = None
         snap = snapshot.observe(
             self.sources,
@@ -277,7 +277,7 @@ class Engine:
         results = execute.execute(todo, snap, self.tools, dry_run=dry_run) if todo.actions else []
         for r in results:
             a = r.action
-            rt.metrics.heals.labels(a.app, a.policy, a.kind.value, a.mode.value, r.outcome.value).inc()
+            rt.metrics.heal(a.app, a.policy, a.kind.value, a.mode.value, r.outcome.value)
             if r.outcome is execute.Outcome.FAILED:
                 app_failed(a.app, "act", r.detail)
             elif r.outcome is execute.Outcome.NOTIFIED:
@@ -294,6 +294,9 @@ class Engine:
                 self._verify(r)
             if history is not None:
                 self._resume(history, now)
+        if history is not None:
+            rt.metrics.set_circuits(history.open_escalations, s.apps)
+        rt.metrics.observed.set(len(snap.apps))
         rt.metrics.breaching.set(sum(1 for o in snap.apps.values() if any(r.breaching for r in o.slos)))
         seconds = time.monotonic() - started
         rt.metrics.cycle_seconds.observe(seconds)

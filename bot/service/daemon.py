@@ -1,7 +1,8 @@
 """The long-running service: scheduler + HTTP endpoints around one Engine.
 
-Readiness means the dependencies answer and the last cycle is recent; webhooks only ask for an
-evaluation or note a PR event. Stopping waits for the cycle in flight and lets verifications end.
+Readiness means the last calls to every dependency succeeded and the last cycle is recent; it is read
+from ``health`` (filled by the clients' call observers and each cycle report), never by calling out.
+Webhooks only ask for an evaluation or note a PR event. Stopping waits for the cycle in flight.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bot import errors
 from bot.record import log
-from bot.service import cycle, http, scheduler, shards, wiring
+from bot.service import cycle, health, http, scheduler, shards, wiring
 
 
 class Service:
@@ -31,8 +31,14 @@ class Service:
         self.last_cycle: float | None = None
         self.last_report: cycle.CycleReport | None = None
         self._lock = threading.Lock()
+        names = ["prometheus", "argocd", *(health.git(r) for r in s.repos)]
+        if rt.github is not None:
+            names.append("github")
+        self.health = health.Health(names, rt.metrics, max_age=3 * s.schedule.interval + 30)
+        rt.prometheus.retry.observe(self.health.observe)
+        rt.argocd.retry.observe(self.health.observe)
         self.scheduler = scheduler.Scheduler(
-            self._cycle, interval=s.schedule.interval, jitter=s.schedule.jitter
+            self._cycle, interval=s.schedule.interval, jitter=s.schedule.jitter, metrics=rt.metrics
         )
         hooks = http.Hooks(
             ready=self.ready,
@@ -45,32 +51,29 @@ class Service:
             github_secret=s.service.webhooks.github_secret.value
             if s.service.webhooks.github_secret
             else None,
+            insecure=s.service.webhooks.insecure,
             alert_labels=(s.prometheus.app_label, "argocd_app", "application"),
         )
         self.http = http.HttpService(hooks, host or s.service.host, s.service.port if port is None else port)
 
     def _cycle(self, apps: list[str] | None) -> object:
-        report = self.engine.run_once(apps)
+        try:
+            report = self.engine.run_once(apps)
+        except Exception as exc:
+            self.health.crashed(exc)
+            raise
+        self.health.cycle_done(report.errors, self.rt.settings.repos, github=self.rt.github is not None)
         with self._lock:
             self.last_cycle = time.time()
             self.last_report = report
         return report
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
-        detail: dict[str, Any] = {"prometheus": self.rt.prometheus.ready()}
-        try:
-            self.rt.argocd.list_apps(fields=["metadata.name"])
-            detail["argocd"] = True
-        except errors.ArgoCDError as exc:
-            detail["argocd"] = False
-            detail["argocd_error"] = str(exc)
+        ok, detail = self.health.status()
         with self._lock:
-            age = None if self.last_cycle is None else time.time() - self.last_cycle
             if self.last_report is not None and self.last_report.app_errors:
                 detail["app_errors"] = dict(self.last_report.app_errors)  # failed alone, others went on
-        fresh = age is not None and age < 3 * self.rt.settings.schedule.interval + 30
-        detail["last_cycle_age_seconds"] = None if age is None else round(age, 1)
-        return bool(detail["prometheus"] and detail["argocd"] and fresh), detail
+        return ok, detail
 
     def evaluate(self, apps: list[str]) -> list[str]:
         known = [a for a in apps if a in self.rt.settings.apps]

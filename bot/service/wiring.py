@@ -15,7 +15,7 @@ import github
 import httpx
 
 from bot import errors
-from bot.clients import argocd, gitauth, githubauth, gitrepo
+from bot.clients import argocd, gitauth, githubauth, gitrepo, retry
 from bot.clients import github as githubclient
 from bot.clients import prometheus as prom
 from bot.record import log, metrics
@@ -65,6 +65,7 @@ def prometheus_client(s: tree.PrometheusSettings) -> prom.PrometheusClient:
         basic_auth=basic,
         timeout=s.timeout,
         verify=s.verify_tls,
+        retry=retry.Retry(),
     )
 
 
@@ -76,6 +77,7 @@ def argocd_client(s: tree.ArgoCDSettings) -> argocd.ArgoCDClient:
         refresh_timeout=s.refresh_timeout,
         app_namespace=s.app_namespace,
         renew_before=s.renew_before,
+        retry=retry.Retry(),
     )
     if client.token is None and s.login is not None:
         client.login(s.login[0].reveal(), s.login[1].reveal())

@@ -242,5 +242,7 @@ def github(c: systems.GitHubConfig, s: Secrets) -> tree.GitHubSettings:
 
 def service(c: systems.ServiceConfig, s: Secrets) -> tree.ServiceSettings:
     host, _, port = c.listen.rpartition(":")
-    hooks = tree.Webhooks(s.get(c.webhooks.alertmanager_token), s.get(c.webhooks.github_secret))
+    hooks = tree.Webhooks(
+        s.get(c.webhooks.alertmanager_token), s.get(c.webhooks.github_secret), c.webhooks.insecure
+    )
     return tree.ServiceSettings(host=host.strip("[]") or "0.0.0.0", port=int(port), webhooks=hooks)

@@ -262,6 +262,10 @@ class Webhooks(Base):
         default=None, description="Bearer token Alertmanager must send."
     )
     github_secret: SecretRef | None = Field(default=None, description="HMAC secret of X-Hub-Signature-256.")
+    insecure: bool = Field(
+        default=False,
+        description="Accept webhooks that have no token or secret configured (refused unless true).",
+    )
 
 
 class ServiceConfig(Base):

@@ -150,6 +150,7 @@ class AppSpec:
 class Webhooks:
     alertmanager_token: Secret | None = None
     github_secret: Secret | None = None
+    insecure: bool = False  # only an explicit `insecure: true` lets an unauthenticated webhook in
 
 
 @dataclass(frozen=True)

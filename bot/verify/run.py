@@ -124,13 +124,9 @@ class Verifier:
                 "verify.adopted", app=action.app, heal_id=action.heal_id, state=owned.state, commit=heal
             )
             return _adopted(outcome, owned)
-        self.metrics.heals.labels(
-            action.app,
-            action.policy,
-            action.kind.value,
-            action.mode.value,
-            "verified" if outcome.success else "unverified",
-        ).inc()
+        # the heal itself was counted once when executed; the verdict is its own series
+        took = (self.clock() - outcome.started_at).total_seconds()
+        self.metrics.verified(action.app, action.kind.value, outcome.success, took)
         log.event(
             "verify." + state, app=action.app, heal_id=action.heal_id, reason=outcome.reason, commit=heal
         )

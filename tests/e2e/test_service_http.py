@@ -78,7 +78,9 @@ def test_probes_before_and_after_the_first_cycle(running: Running) -> None:
     assert running.until(lambda: running.service.last_report is not None, timeout=15)
     after = httpx.get(f"{running.url}/readyz", timeout=5)
     assert after.status_code == 200, after.json()
-    assert after.json()["prometheus"] is True and after.json()["argocd"] is True
+    deps = after.json()["dependencies"]
+    assert set(deps) == {"prometheus", "argocd", "github", "git:manifests"}
+    assert all(d["up"] and d["last_success"] for d in deps.values()), deps
 
 
 def test_metrics_show_a_heal(running: Running) -> None:
@@ -103,6 +105,23 @@ def test_metrics_show_a_heal(running: Running) -> None:
         'app="cart"' in line and 'outcome="committed"' in line and 'action="scale"' in line for line in heals
     )
     assert "githeal_cycle_duration_seconds_count" in text and "githeal_decisions_total{" in text
+
+    # each heal counted once, its verdict in its own series (the verdict used to count the heal again)
+    def verdict() -> bool:
+        return (
+            'githeal_verifications_total{action="scale",app="cart"'
+            in running.service.rt.metrics.render().decode()
+        )
+
+    assert running.until(verdict, timeout=60), "no verdict on the scale heal"
+    text = httpx.get(f"{running.url}/metrics", timeout=5).text
+    heals = [line for line in text.splitlines() if line.startswith("githeal_heals_total{")]
+    landed = sum(1 for rep in running.reports for r in rep.results if r.action.kind.value == "scale")
+    counted = sum(
+        float(line.rsplit(" ", 1)[1]) for line in heals if 'app="cart"' in line and 'action="scale"' in line
+    )
+    assert counted == landed, heals
+    assert "githeal_apps_observed 3.0" in text and 'githeal_dependency_up{dependency="github"} 1.0' in text
 
 
 def test_alertmanager_webhook_needs_the_token_and_evaluates_the_app(running: Running) -> None:
