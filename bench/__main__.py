@@ -1,4 +1,4 @@
-"""``python -m bench [cycle|edit|memory ...] [--quick]``: run the benchmarks and print their figures.
+"""``python -m bench [cycle|edit|memory|heal ...] [--quick]``: run the benchmarks and print their figures.
 
 Without names every benchmark runs, in order. ``--quick`` uses tiny sizes (the smoke test's path).
 Benchmarks print figures and ratios for people to read; they never pass or fail on a number.
@@ -11,9 +11,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import cycle, edit, memory
+from bench import cycle, edit, heal, memory
 
-NAMES = ("cycle", "edit", "memory")
+NAMES = ("cycle", "edit", "memory", "heal")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             edit.main(out, limit=20 if args.quick else None, min_seconds=0.0 if args.quick else 2.0)
         elif name == "memory":
             memory.main(10 if args.quick else 100, out=out)
+        elif name == "heal":
+            heal.main(*((50, 100, 3) if args.quick else (10_000, 20_000, 20)), out=out)
         out.write(f"  ({name}: {time.perf_counter() - started:.1f}s)\n\n")
         out.flush()
     return 0
