@@ -140,3 +140,10 @@ def test_concurrent_clones_each_get_their_token(remote: Path, tmp_path: Path) ->
         assert failures == []
         status = subprocess.run(["git", "-C", str(a.path), "status"], capture_output=True, check=False)
         assert status.returncode == 0
+
+
+def test_a_token_with_a_line_break_is_refused_before_git_sees_it(http: GitHttpRemote, tmp_path: Path) -> None:
+    wc = _clone(http, tmp_path, TOKEN + "\nusername=evil")
+    with pytest.raises(errors.GitError, match="line break") as info:
+        wc.sync()
+    assert TOKEN not in str(info.value)
