@@ -29,7 +29,7 @@ TOKEN = "ghs_TESTtoken0123456789abcdefSECRET"
 
 @pytest.fixture
 def http(remote: Path, tmp_path: Path) -> Iterator[GitHttpRemote]:
-    with GitHttpRemote(remote.parent, "x-access-token", TOKEN, receive_delay=0.3).running() as server:
+    with GitHttpRemote(remote.parent, "x-access-token", TOKEN).running() as server:
         yield server
 
 
@@ -59,9 +59,10 @@ def test_clone_fetch_push_with_the_token_and_no_copy_of_it_anywhere(
         fh.write(f"[credential]\n\thelper = store --file={store}\n")
     wc = _clone(http, tmp_path, TOKEN)
     wc.sync()
-    wc.fetch()
-    _heal(wc, "0000000000a1")
+    http.receive_delay = 0.3  # git-remote-http stays alive long enough to be sampled
     with ProcScan(os.getpid()) as scan:
+        wc.fetch()
+        _heal(wc, "0000000000a1")
         pushed = wc.push()
     assert pushed.status == "pushed" and remote_head(remote) == pushed.sha
     assert any("remote-http" in c for c in scan.commands), f"the scan saw no git-remote-http: {scan.commands}"
