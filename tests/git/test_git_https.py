@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from githelp import remote_head
+from githelp import git, remote_head
 from httpremote import GitHttpRemote, ProcScan
 
 from bot import errors
@@ -148,3 +148,17 @@ def test_a_token_with_a_line_break_is_refused_before_git_sees_it(http: GitHttpRe
     with pytest.raises(errors.GitError, match="line break") as info:
         wc.sync()
     assert TOKEN not in str(info.value)
+
+
+def test_a_revoked_token_fails_the_push_cleanly(http: GitHttpRemote, remote: Path, tmp_path: Path) -> None:
+    wc = _clone(http, tmp_path, TOKEN)
+    wc.sync()
+    before = remote_head(remote)
+    http.tokens = set()  # revoked on the host
+    _heal(wc, "0000000000d4")
+    with pytest.raises(errors.GitError) as info:
+        wc.push()
+    text = f"{info.value} {info.value.payload} {info.value.url} {info.value.__cause__}"
+    assert "Authentication failed" in text and TOKEN not in text
+    assert remote_head(remote) == before
+    assert git(wc.path, "status", "--porcelain") == "" and wc.head() == before  # the clone is reset
