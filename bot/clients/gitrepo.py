@@ -187,7 +187,8 @@ class WorkingClone:
 
     def remake(self, why: str) -> None:
         """Throw the clone away and clone again (the clone is disposable: the remote is the truth)."""
-        self._event("git.clone_remade", logging.WARNING, repo=self.remote_url, reason=self.redact(why))
+        repo, reason = self.redact(self.remote_url), self.redact(why)
+        self._event("git.clone_remade", logging.WARNING, repo=repo, reason=reason)
         self._clone()
         self._configure()
 
