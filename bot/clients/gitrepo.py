@@ -358,7 +358,7 @@ class WorkingClone:
             read_log(self.path, rev_range, since=since, grep=grep, env=self._env, files=False)
         ):
             for heal in commit.trailer_values(HEAL_ID_KEY):
-                self._heals.setdefault(heal, commit)
+                self._heals[heal] = commit  # oldest first: the newest carrying it wins, as before
 
     # ------------------------------------------------------------------ writes
 
