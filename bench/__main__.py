@@ -1,4 +1,4 @@
-"""``python -m bench [cycle|edit|memory|config ...] [--quick]``: run the benchmarks and print their figures.
+"""``python -m bench [NAME ...] [--quick]``: run the benchmarks (cycle, edit, memory, config, scale, heal).
 
 Without names every benchmark runs, in order. ``--quick`` uses tiny sizes (the smoke test's path).
 Benchmarks print figures and ratios for people to read; they never pass or fail on a number.
@@ -11,9 +11,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import config, cycle, edit, memory, scale
+from bench import config, cycle, edit, heal, memory, scale
 
-NAMES = ("cycle", "edit", "memory", "config", "scale")
+NAMES = ("cycle", "edit", "memory", "config", "scale", "heal")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config.main((10, 50) if args.quick else config.SIZES, repeats=1 if args.quick else 3, out=out)
         elif name == "scale":
             scale.main((10, 30) if args.quick else scale.SIZES, repeats=2 if args.quick else 5, out=out)
+        elif name == "heal":
+            heal.main(*((50, 100, 3) if args.quick else (10_000, 20_000, 20)), out=out)
         out.write(f"  ({name}: {time.perf_counter() - started:.1f}s)\n\n")
         out.flush()
     return 0

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from bot import errors
+
 _USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 _MIN_SECRET = 6  # shorter "secrets" would redact ordinary words
 
@@ -133,6 +135,9 @@ class Session:
             return
         token = self.credentials.token()
         self._secrets.add(token)
+        if any(c in token for c in "\n\r\0") or "\n" in self.credentials.username:
+            # gitcredentials(7): the helper speaks "key=value" lines; a newline would forge attributes
+            raise errors.GitError("the git token or user name contains a line break")
         payload = f"username={self.credentials.username}\npassword={token}\n".encode()
         with self._lock:  # one FIFO at a time: the clone runs one git command at a time anyway
             pipe = _Pipe(self.dir / "credential", payload)

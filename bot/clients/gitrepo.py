@@ -104,6 +104,11 @@ class WorkingClone:
         self._cmd = git.Git(str(self.path))
         self._cmd.update_environment(**self._env)
         self._configured = False
+        # The tree is clean at this sha because only our own staging + commit (+ push) ran since a
+        # verified reset: the next reset() may skip its status walk once (issue 10 P3). Memory is a
+        # shortcut for one heal, never the truth: any failure or any other reset forgets it.
+        self._clean_head: str | None = None
+        self._reset_seen = False
         self._heals: dict[str, CommitInfo] = {}  # Heal-Id -> commit, on remote_ref since _heals_from
         self._heals_tip: str | None = None
         self._heals_from: datetime | None = None
@@ -182,7 +187,8 @@ class WorkingClone:
 
     def remake(self, why: str) -> None:
         """Throw the clone away and clone again (the clone is disposable: the remote is the truth)."""
-        self._event("git.clone_remade", logging.WARNING, repo=self.remote_url, reason=self.redact(why))
+        repo, reason = self.redact(self.remote_url), self.redact(why)
+        self._event("git.clone_remade", logging.WARNING, repo=repo, reason=reason)
         self._clone()
         self._configure()
 
@@ -215,8 +221,16 @@ class WorkingClone:
     def reset(self) -> None:
         """Back to exactly the remote branch: no staged, untracked or in-progress state, no local branches.
 
-        Cheap when already there (one status, one for-each-ref); a full reset + clean otherwise."""
+        Cheap when already there (one status, one for-each-ref; after our own commit just the latter);
+        a full reset + clean otherwise."""
         self._repair()
+        ours, self._clean_head = self._clean_head, None
+        if ours is not None:
+            remote, local = self._refs()
+            if local == [self.branch]:
+                if ours != remote:  # e.g. a PR branch was pushed: only the branch moves back
+                    self._git("checkout", "--force", "--quiet", "-B", self.branch, self.remote_ref)
+                return
         try:
             status = "status", "--porcelain=v2", "--branch", "--untracked-files=all", "--ignored"
             branch, head, clean = gitrepair.parse_status(self._git(*status))
@@ -225,8 +239,8 @@ class WorkingClone:
                 raise
             self._drop_index()
             branch, head, clean = None, None, False
-        refs = self._git("for-each-ref", "--format=%(refname) %(objectname)", self.remote_ref, "refs/heads")
-        remote, local = gitrepair.parse_refs(refs, self.remote_ref)
+        remote, local = self._refs()
+        self._reset_seen = True
         if clean and branch == self.branch and head == remote and local == [self.branch]:
             return
         if branch is None and head is not None:
@@ -241,11 +255,17 @@ class WorkingClone:
         except errors.GitError as exc:
             self.remake(f"reset failed: {exc}")
 
+    def _refs(self) -> tuple[str | None, list[str]]:
+        refs = self._git("for-each-ref", "--format=%(refname) %(objectname)", self.remote_ref, "refs/heads")
+        return gitrepair.parse_refs(refs, self.remote_ref)
+
     @contextlib.contextmanager
     def _failsafe(self) -> Iterator[None]:
         try:
             yield
         except BaseException as exc:
+            self._clean_head = None
+            self._reset_seen = False
             try:
                 self.reset()
             except errors.GitError as reset_exc:
@@ -338,7 +358,7 @@ class WorkingClone:
             read_log(self.path, rev_range, since=since, grep=grep, env=self._env, files=False)
         ):
             for heal in commit.trailer_values(HEAL_ID_KEY):
-                self._heals.setdefault(heal, commit)
+                self._heals[heal] = commit  # oldest first: the newest carrying it wins, as before
 
     # ------------------------------------------------------------------ writes
 
@@ -410,7 +430,10 @@ class WorkingClone:
                 self._git("commit", "--quiet", "--cleanup=whitespace", *extra, f"--file={msg}")
             finally:
                 msg.unlink(missing_ok=True)
-            return self.head()
+            sha = self.head()
+            # everything our staging methods touched was staged, so the commit left the tree clean
+            self._clean_head = sha if self._reset_seen else None
+            return sha
 
     def push(self, branch: str | None = None, *, recheck: Callable[[], bool] | None = None) -> PushResult:
         """Fast-forward push of HEAD; if the branch moved: fetch, ``recheck()`` (still needed?), rebase."""
@@ -420,7 +443,10 @@ class WorkingClone:
             for attempt in range(1, self.max_push_attempts + 1):
                 try:
                     self._net("push", "--quiet", self.remote, f"HEAD:refs/heads/{target}", ref=target)
-                    return PushResult("pushed", self.head(), attempt)
+                    sha = self.head()
+                    if self._clean_head is not None:
+                        self._clean_head = sha  # a rebase of a clean tree leaves it clean
+                    return PushResult("pushed", sha, attempt)
                 except errors.GitError as exc:
                     payload = str(exc.payload)
                     if "[rejected]" not in payload and "non-fast-forward" not in payload:

@@ -25,7 +25,7 @@ class GitHttpRemote:
         self.root = root
         self.user = user
         self.tokens = {token}  # the accepted tokens; a test rotates them
-        self.receive_delay = receive_delay  # keeps git-remote-http alive during a push (for ps scans)
+        self.receive_delay = receive_delay  # keeps git-remote-http alive during fetch/push (ps scans)
         self.seen: list[str] = []  # "METHOD path user-or-anon status"
         remote = self
 
@@ -61,7 +61,7 @@ class GitHttpRemote:
             req.end_headers()
             return
         body = req.rfile.read(int(req.headers.get("Content-Length") or 0))
-        if "git-receive-pack" in parts.path and req.command == "POST":
+        if req.command == "POST":  # git-upload-pack (fetch) or git-receive-pack (push)
             time.sleep(self.receive_delay)
         env = {
             "PATH": "/usr/bin:/bin",

@@ -73,9 +73,24 @@ def test_after_our_own_push_the_reset_is_cheap(remote: Path, tmp_path: Path) -> 
     wc.commit("heal\n\nHeal-Id: 00000000beef")
     wc.push()
     _commands(trace)
-    wc.reset()  # git push updated refs/remotes/origin/main: HEAD is already there
-    assert _verbs(trace) == ["status", "for-each-ref"]
+    # git push updated refs/remotes/origin/main, and only our own staging and commit touched the tree
+    wc.reset()
+    assert _verbs(trace) == ["for-each-ref"]
     assert_clean(wc, remote)
+    wc.sync()  # the shortcut is for one reset only: the next sync checks the tree again
+    assert "status" in _verbs(trace)
+
+
+def test_after_a_pr_branch_push_only_the_branch_moves_back(remote: Path, tmp_path: Path) -> None:
+    wc, trace = _traced(remote, tmp_path)
+    wc.write_files({"a.yaml": b"a: 1\n"})
+    wc.commit("heal\n\nHeal-Id: 00000000cafe")
+    wc.push_branch("githeal/web/scale-00000000")
+    _commands(trace)
+    wc.reset()
+    assert _verbs(trace) == ["for-each-ref", "checkout"]
+    assert_clean(wc, remote)
+    assert not (wc.path / "a.yaml").exists()
 
 
 def test_find_heal_reads_only_new_commits_and_stops_at_the_horizon(

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from githelp import remote_head
+from githelp import git, remote_head
 from httpremote import GitHttpRemote, ProcScan
 
 from bot import errors
@@ -29,7 +29,7 @@ TOKEN = "ghs_TESTtoken0123456789abcdefSECRET"
 
 @pytest.fixture
 def http(remote: Path, tmp_path: Path) -> Iterator[GitHttpRemote]:
-    with GitHttpRemote(remote.parent, "x-access-token", TOKEN, receive_delay=0.3).running() as server:
+    with GitHttpRemote(remote.parent, "x-access-token", TOKEN).running() as server:
         yield server
 
 
@@ -59,9 +59,10 @@ def test_clone_fetch_push_with_the_token_and_no_copy_of_it_anywhere(
         fh.write(f"[credential]\n\thelper = store --file={store}\n")
     wc = _clone(http, tmp_path, TOKEN)
     wc.sync()
-    wc.fetch()
-    _heal(wc, "0000000000a1")
+    http.receive_delay = 0.3  # git-remote-http stays alive long enough to be sampled
     with ProcScan(os.getpid()) as scan:
+        wc.fetch()
+        _heal(wc, "0000000000a1")
         pushed = wc.push()
     assert pushed.status == "pushed" and remote_head(remote) == pushed.sha
     assert any("remote-http" in c for c in scan.commands), f"the scan saw no git-remote-http: {scan.commands}"
@@ -140,3 +141,24 @@ def test_concurrent_clones_each_get_their_token(remote: Path, tmp_path: Path) ->
         assert failures == []
         status = subprocess.run(["git", "-C", str(a.path), "status"], capture_output=True, check=False)
         assert status.returncode == 0
+
+
+def test_a_token_with_a_line_break_is_refused_before_git_sees_it(http: GitHttpRemote, tmp_path: Path) -> None:
+    wc = _clone(http, tmp_path, TOKEN + "\nusername=evil")
+    with pytest.raises(errors.GitError, match="line break") as info:
+        wc.sync()
+    assert TOKEN not in str(info.value)
+
+
+def test_a_revoked_token_fails_the_push_cleanly(http: GitHttpRemote, remote: Path, tmp_path: Path) -> None:
+    wc = _clone(http, tmp_path, TOKEN)
+    wc.sync()
+    before = remote_head(remote)
+    http.tokens = set()  # revoked on the host
+    _heal(wc, "0000000000d4")
+    with pytest.raises(errors.GitError) as info:
+        wc.push()
+    text = f"{info.value} {info.value.payload} {info.value.url} {info.value.__cause__}"
+    assert "Authentication failed" in text and TOKEN not in text
+    assert remote_head(remote) == before
+    assert git(wc.path, "status", "--porcelain") == "" and wc.head() == before  # the clone is reset
