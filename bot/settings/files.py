@@ -57,7 +57,7 @@ def what_is(path: Path) -> str | None:
             return "is too long a path"
         return f"cannot be read ({exc.strerror})"
     if stat.S_ISDIR(st.st_mode):
-        return "is a directory, not a YAML file"
+        return "is a directory"
     if not stat.S_ISREG(st.st_mode):
         return "is not a regular file"
     return None
@@ -78,6 +78,7 @@ def read_text(path: Path, shown: str, limits: Limits) -> str:
     """The UTF-8 text of ``path``; ConfigError (file, line, message) if it is not such a file."""
     why = what_is(path)
     if why is not None:
+        why += ", not a YAML file" if why == "is a directory" else ""
         raise errors.ConfigError([errors.Problem(shown, None, "", why)])
     try:
         with open(path, "rb") as fh:

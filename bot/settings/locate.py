@@ -25,6 +25,8 @@ from bot import errors
 from bot.settings import files, parse, secrecy
 
 Loc = tuple[str | int, ...]
+# Up to this size a syntax error is worded by ruamel (clearer); beyond, by LibYAML (instant).
+SLOW_WORDING_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,9 @@ def read_all(path: Path, shown: str | None = None, limits: files.Limits | None =
     text = files.read_text(path, shown, limits)
     try:
         found = [(data, index) for data, index in parse.documents(text, shown, limits) if data is not None]
-    except parse.Fallback:
+    except parse.Fallback as exc:
+        if exc.problem is not None and len(text) > SLOW_WORDING_LIMIT:
+            raise errors.ConfigError([exc.problem]) from None  # ruamel would take seconds to word it
         found = _slow(text, shown, limits)
     if not found:
         raise errors.ConfigError([errors.Problem(shown, 1, "", "file is empty")])

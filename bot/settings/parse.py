@@ -43,7 +43,14 @@ _WORDS = _NULL | frozenset(_BOOL) | {"<<", "="}
 
 
 class Fallback(Exception):
-    """This text needs ruamel round-trip (for an exact value or an exact syntax error message)."""
+    """This text needs ruamel round-trip (for an exact value or an exact syntax error message).
+
+    ``problem`` is LibYAML's own wording of a syntax error, for texts too large to re-read slowly.
+    """
+
+    def __init__(self, problem: errors.Problem | None = None) -> None:
+        super().__init__(str(problem or "needs ruamel"))
+        self.problem = problem
 
 
 @dataclass(slots=True)
@@ -78,6 +85,8 @@ class _Reader:
         self.textual = 0  # nodes written out in the text
 
     def fail(self, line: int, loc: tuple[str | int, ...], message: str) -> errors.ConfigError:
+        if len(loc) > 8:  # a nesting bomb's path would fill the screen
+            loc = (*loc[:4], "...", *loc[-2:])
         return errors.ConfigError([errors.Problem(self.shown, line, keypath(loc), message)])
 
     def here(self) -> tuple[str | int, ...]:
@@ -141,7 +150,8 @@ class _Reader:
                 top.merges = [*(top.merges or []), *sources]
                 return
             if key in data:
-                raise Fallback  # ruamel reports the duplicate key
+                message = secrecy.redact(f'invalid YAML: found duplicate key "{key}"')
+                raise errors.ConfigError([errors.Problem(self.shown, top.key_line, "", message)])
             if top.node.children is None:
                 top.node.children = {}
             top.node.children[key] = (top.key_line, node)
@@ -219,8 +229,15 @@ def documents(text: str, shown: str, limits: files.Limits) -> list[tuple[Any, No
                 done = event(loader.get_event())
                 if done is not None:
                     out.append(done)  # type: ignore[arg-type]
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else 1
+        what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        if "nesting depth" in what:  # LibYAML's own bound (1000 flow levels), met before ours
+            raise reader.fail(line, reader.here(), f"nested deeper than {limits.max_depth} levels") from None
+        raise Fallback(errors.Problem(shown, line, "", secrecy.redact(f"invalid YAML: {what}"))) from None
     except yaml.YAMLError as exc:
-        raise Fallback from exc
+        first = (str(exc).splitlines() or ["invalid YAML"])[0]
+        raise Fallback(errors.Problem(shown, 1, "", secrecy.redact(f"invalid YAML: {first}"))) from None
     finally:
         loader.dispose()
     return out

@@ -51,6 +51,7 @@ class Paths:
             return None
         if why == "file not found":
             return f"{what} file not found: {shown}".lstrip()
+        why += ", not a YAML file" if why == "is a directory" else ""
         return f"{what} {shown} {why}".lstrip()
 
 

@@ -28,8 +28,9 @@ _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
 def secret_key(loc: Sequence[str | int]) -> bool:
-    """Is any key on this path named like a credential (token, password, private_key, ...)?"""
-    return any(isinstance(part, str) and _SECRET_KEY.search(part) for part in loc)
+    """Is the last key of this path named like a credential (token, password, private_key, ...)?"""
+    names = [part for part in loc if isinstance(part, str)]
+    return bool(names) and _SECRET_KEY.search(names[-1]) is not None
 
 
 def _entropy(text: str) -> float:
