@@ -18,6 +18,8 @@ from ghkit import BOT, REPO, Workspace, make_github
 from bot import errors
 from bot.clients import github as ghclient
 from bot.sandbox.github import server
+from bot.service import wiring
+from bot.settings import tree
 
 FIX = {"apps/web/deployment.yaml": "replicas: 2\nimage: web:0.9\n"}
 
@@ -375,6 +377,14 @@ def test_installation_tokens_are_renewed_before_the_hour_and_found_by_repo(works
         )
         assert stale.status_code == 401  # the emulator expires the old token after its hour
         assert client.find_pr(REPO, "x") is None  # the renewed one still works
+
+        # wiring: App settings without installation_id look the installation up by repository
+        app = tree.GitHubSettings(emu.api_url, app_id=4242, private_key=tree.Secret("file:key", private))
+        wired = wiring.github_client(app, REPO, clock=epoch)
+        assert wired.find_pr(REPO, "x") is None and wired.token_source is not None
+        assert wired.token_source().startswith("ghs_")
+        with pytest.raises(errors.ConfigError):
+            wiring.github_client(app, None)
 
 
 def test_secondary_limit_as_429_without_retry_after_waits_a_minute(
