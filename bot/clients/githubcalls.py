@@ -97,9 +97,15 @@ class Calls:
         status, text = exc.status, detail(exc)
         kw: dict[str, Any] = {"url": where, "status": status, "payload": exc.data}
         retry_after = _header(exc.headers, "Retry-After")
-        limited = isinstance(exc, github.RateLimitExceededException) or (
-            status in (403, 429)
-            and (retry_after is not None or _header(exc.headers, "X-RateLimit-Remaining") == "0")
+        # 429 is always a rate limit (github-api.md section 2: GitHub may answer 429 for secondary
+        # limits, and PyGithub raises a plain GithubException for it).
+        limited = (
+            isinstance(exc, github.RateLimitExceededException)
+            or status == 429
+            or (
+                status == 403
+                and (retry_after is not None or _header(exc.headers, "X-RateLimit-Remaining") == "0")
+            )
         )
         if limited:
             # GitHub's rules: Retry-After if given; else an exhausted budget (Remaining 0) waits for

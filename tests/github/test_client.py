@@ -18,6 +18,8 @@ from ghkit import BOT, REPO, Workspace, make_github
 from bot import errors
 from bot.clients import github as ghclient
 from bot.sandbox.github import server
+from bot.service import wiring
+from bot.settings import tree
 
 FIX = {"apps/web/deployment.yaml": "replicas: 2\nimage: web:0.9\n"}
 
@@ -375,3 +377,38 @@ def test_installation_tokens_are_renewed_before_the_hour_and_found_by_repo(works
         )
         assert stale.status_code == 401  # the emulator expires the old token after its hour
         assert client.find_pr(REPO, "x") is None  # the renewed one still works
+
+        # wiring: App settings without installation_id look the installation up by repository
+        app = tree.GitHubSettings(emu.api_url, app_id=4242, private_key=tree.Secret("file:key", private))
+        wired = wiring.github_client(app, REPO, clock=epoch)
+        assert wired.find_pr(REPO, "x") is None and wired.token_source is not None
+        assert wired.token_source().startswith("ghs_")
+        with pytest.raises(errors.ConfigError):
+            wiring.github_client(app, None)
+
+
+def test_secondary_limit_as_429_without_retry_after_waits_a_minute(
+    emulator: server.GitHubEmulator, gh: github.Github
+) -> None:
+    """github-api.md section 2: GitHub may answer 429 for secondary limits; PyGithub raises a plain
+    GithubException(429). Without Retry-After, GitHub asks to wait at least one minute."""
+    client = ghclient.GitHubClient(gh)
+    emulator.inject_secondary_rate_limit(1, retry_after=0, status=429)
+    with pytest.raises(errors.GitHubRateLimited) as limited:
+        client.find_pr(REPO, "any")
+    assert limited.value.delay >= 60 and limited.value.temporary
+
+
+def test_land_picks_the_only_method_a_rebase_only_repo_allows(
+    workspace: Workspace, client: ghclient.GitHubClient, emulator: server.GitHubEmulator
+) -> None:
+    """github-api.md 1.1/1.9: ``allow_*_merge`` per repo; a disabled method is a 405."""
+    emulator.configure(REPO, allow_merge_commit=False, allow_squash_merge=False)
+    assert client.merge_settings(REPO).methods == ("rebase",)
+    workspace.push_branch("githeal/rebase", FIX)
+    pr = client.open_or_update_pr(REPO, "githeal/rebase", "main", "t", "b")
+    with pytest.raises(errors.GitHubConflict):
+        client.merge(pr, pr.head_sha, "merge")
+    landed = client.land(pr)
+    assert (landed.status, landed.method) == ("merged", "rebase")
+    assert workspace.bare_git("log", "-1", "--format=%s", "main") == "change"  # the commit, rebased

@@ -77,7 +77,8 @@ class RateLimits:
             if self._secondary > 0:
                 self._secondary -= 1
                 headers = self._headers(limit, used, reset, resource)
-                headers["Retry-After"] = str(self._retry_after)
+                if self._retry_after > 0:  # 0: GitHub's secondary answers without Retry-After
+                    headers["Retry-After"] = str(self._retry_after)
                 return Verdict(headers, self._secondary_status, SECONDARY_MESSAGE)
             if used >= limit:
                 message = f"API rate limit exceeded for user {login}."
