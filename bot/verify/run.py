@@ -71,7 +71,7 @@ class Verifier:
         p = self.settings.prometheus
 
         def read(since: datetime, now: datetime) -> Mapping[str, model.Sample]:
-            at = postheal.instant(now, min(p.step, 5.0), p.offset)
+            at = postheal.instant(now, p.offset)
             return postheal.read(self.prometheus, slos, app, since, at, timeout=p.timeout)
 
         return read
