@@ -102,7 +102,7 @@ def _wanted(
 
 def instants(at: float, count: int, step: float) -> tuple[float, ...]:
     """The last ``count`` evaluation instants ending at ``at``, oldest first."""
-    n = max(1, count)
+    n = max(1, count) if step > 0 else 1
     return tuple(at - (n - 1 - i) * step for i in range(n))
 
 

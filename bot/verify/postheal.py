@@ -20,9 +20,10 @@ from bot.verify import verdict
 S = model.SampleState
 
 
-def instant(now: datetime, step: float, offset: float) -> float:
-    """The evaluation instant of a verification read: the cycle's pinning, ``offset`` in the past."""
-    return collect.evaluation_time(now.timestamp(), step, offset)
+def instant(now: datetime, offset: float) -> float:
+    """The evaluation instant of a verification read: ``offset`` in the past, not rounded to a step,
+    so ``verify.period`` + offset after Synced + Healthy the interval read is exactly the period."""
+    return collect.evaluation_time(now.timestamp(), 0.0, offset)
 
 
 def read(

@@ -74,7 +74,7 @@ class Verifier:
         metric = self.settings.apps[app].metric_name or app  # the Prometheus app label value
 
         def read(since: datetime, now: datetime) -> Mapping[str, model.Sample]:
-            at = postheal.instant(now, min(p.step, 5.0), p.offset)
+            at = postheal.instant(now, p.offset)
             return postheal.read(self.prometheus, slos, metric, since, at, timeout=p.timeout)
 
         return read
