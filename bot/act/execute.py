@@ -266,7 +266,10 @@ def _propose(
             labels=[str(x) for x in action.params.get("pr_labels") or ()],
             reviewers=[str(x) for x in action.params.get("pr_reviewers") or ()],
         )
-    except errors.BotError:
+    except errors.BotError as exc:
+        if "A pull request already exists" in str(exc):  # GitHub's 422: a replica pushed the same
+            # commit (same second, same content) and opened the PR first; the branch is theirs now
+            return Result(action, Outcome.DUPLICATE, f"another replica opened the PR of {branch}", sha)
         # nothing half-written: a branch without its PR would be a stray on the remote
         if existing is None:
             with contextlib.suppress(errors.BotError):
