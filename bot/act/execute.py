@@ -13,6 +13,8 @@ import contextlib
 import dataclasses
 import enum
 import logging
+import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +24,7 @@ from bot import errors, model
 from bot.act import changes, manifests, message, rollback
 from bot.clients import argocd, gitrepo
 from bot.clients import github as githubclient
-from bot.record import log
+from bot.record import log, trailers
 from bot.settings import tree
 
 
@@ -41,6 +43,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # an external system failed
 
 
+REPLICA = f"{socket.gethostname()}/{os.getpid()}"
 LANDED = (Outcome.COMMITTED, Outcome.MERGED, Outcome.SYNCED)
 
 
@@ -105,6 +108,7 @@ def _context(
         sli_name=sli.name,
         sli_window=sli.window or "1h",
         merge_policy=merge,
+        extra_trailers=((trailers.HEAL_REPLICA, REPLICA),),
         verify_plan=(
             "githeal waits until Argo CD is Synced and Healthy at this commit, then watches the SLO's "
             f"short window for {tools.settings.verify.period:.0f}s; it escalates if the heal did not help."
