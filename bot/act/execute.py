@@ -13,6 +13,8 @@ import contextlib
 import dataclasses
 import enum
 import logging
+import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +24,7 @@ from bot import errors, model
 from bot.act import changes, landing, manifests, message, rollback
 from bot.clients import argocd, gitrepo
 from bot.clients import github as githubclient
-from bot.record import log
+from bot.record import log, trailers
 from bot.settings import tree
 
 
@@ -41,6 +43,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # an external system failed
 
 
+REPLICA = f"{socket.gethostname()}/{os.getpid()}"
 LANDED = (Outcome.COMMITTED, Outcome.MERGED, Outcome.SYNCED)
 
 
@@ -110,6 +113,7 @@ def _context(
         sli_name=sli.name,
         sli_window=sli.window or "1h",
         merge_policy=merge,
+        extra_trailers=((trailers.HEAL_REPLICA, REPLICA),),
         verify_plan=(
             "githeal waits until Argo CD is Synced and Healthy at this commit, then judges the SLO on "
             f"{tools.settings.verify.period:.0f}s of data from after that; it escalates if it did not help."
@@ -148,6 +152,8 @@ def _stage(
     if kind is model.ActionKind.RECONCILE and p.get("mode") != "adopt":
         # enforce: Argo CD syncs Git over the drift; the audit trail is an empty heal commit
         return _context(action, obs, tools, target="Git", changes=("sync live state back to Git",)), True
+    if kind is model.ActionKind.RECONCILE:
+        _not_pending(obs, clone, spec)
     read = manifests.read(clone, spec, tools.settings.manifests.max_bytes)
     try:
         fc, target = _change(action, obs, read.files, tools)
@@ -157,6 +163,29 @@ def _stage(
         raise errors.ManifestError(f"{exc}{read.note()}", app=action.app) from exc
     clone.write_files({path: text.encode("utf-8") for path, text in fc.files.items()})
     return _context(action, obs, tools, target=target, changes=fc.changes), False
+
+
+def _not_pending(obs: model.AppObservation | None, clone: gitrepo.WorkingClone, spec: tree.AppSpec) -> None:
+    """Adopt writes live drift into Git; an automated app that is OutOfSync because commits to its paths
+    are not deployed yet has a sync pending (Argo CD auto-syncs a revision it has not synced yet), not
+    drift: its live state is the old revision's, and writing it back would undo those commits (seen
+    with two replicas: one adopted the drift, the other then "adopted" the pre-sync live state back)."""
+    status = obs.status if obs is not None else None
+    if status is None or not status.auto_sync or not status.history or not status.revision:
+        return
+    deployed = status.history[-1].revision
+    if not deployed or deployed == status.revision:
+        return
+    try:
+        pending = clone.log_paths(deployed, status.revision, manifests.prefixes(spec))
+    except errors.GitError:
+        return  # a revision unknown to the clone: nothing to compare, adopt what Argo CD reports
+    if pending:
+        raise errors.ManifestError(
+            f"OutOfSync because {len(pending)} commit(s) up to {status.revision[:7]} are not deployed yet "
+            f"(last deployed {deployed[:7]}): a pending sync, not live drift to adopt",
+            app=spec.name,
+        )
 
 
 def _change(
@@ -262,7 +291,10 @@ def _propose(
             labels=[str(x) for x in action.params.get("pr_labels") or ()],
             reviewers=[str(x) for x in action.params.get("pr_reviewers") or ()],
         )
-    except errors.BotError:
+    except errors.BotError as exc:
+        if "A pull request already exists" in str(exc):  # GitHub's 422: a replica pushed the same
+            # commit (same second, same content) and opened the PR first; the branch is theirs now
+            return Result(action, Outcome.DUPLICATE, f"another replica opened the PR of {branch}", sha)
         # nothing half-written: a branch without its PR would be a stray on the remote (but never
         # delete a branch an open PR stands on: only when GitHub confirms there is none)
         if existing is None:
@@ -304,11 +336,27 @@ def _remote_branch(clone: gitrepo.WorkingClone, branch: str) -> gitrepo.CommitIn
         return None
 
 
+def _lost_race(exc: errors.GitError) -> bool:
+    """A push that lost git's atomic ref update to a concurrent push of the same ref: the server says
+    "cannot lock ref ... is at X but expected Y" / "[remote rejected] (failed to update ref)" instead
+    of the "[rejected] (non-fast-forward)" a push after the other one's gets (git receive-pack)."""
+    payload = str(exc.payload)
+    return "cannot lock ref" in payload or "failed to update ref" in payload
+
+
 def _claim(clone: gitrepo.WorkingClone, branch: str) -> gitrepo.PushResult:
     """Create the PR branch with a push WITHOUT force: git's atomic ref update is the lock between
     replicas. If it is rejected, someone created it meanwhile (``push`` re-fetches and re-checks): the
     heal is theirs, "already-done"."""
-    return clone.push(branch, recheck=lambda: _remote_branch(clone, branch) is None)
+    try:
+        return clone.push(branch, recheck=lambda: _remote_branch(clone, branch) is None)
+    except errors.GitError as exc:
+        if not _lost_race(exc):
+            raise
+        clone.fetch()
+        if _remote_branch(clone, branch) is None:
+            raise
+        return gitrepo.PushResult("already-done", None, 1)
 
 
 def _already(
@@ -369,11 +417,16 @@ def _one(
         try:
             pushed = clone.push(recheck=lambda: clone.find_heal(action.heal_id) is None)
         except errors.GitError as exc:
-            if empty or not repo.protected_fallback or not landing.push_refused_by_protection(exc):
+            if not empty and repo.protected_fallback and landing.push_refused_by_protection(exc):
+                # GH006: the branch takes changes only through PRs; re-stage and propose, this cycle.
+                log.event("heal.push_protected", app=action.app, repo=repo.name, branch=repo.branch)
+                return _one(action, obs, tools, dry_run, via_pr=True)
+            if not _lost_race(exc):
                 raise
-            # GH006: the branch takes changes only through PRs; re-stage and propose, this cycle.
-            log.event("heal.push_protected", app=action.app, repo=repo.name, branch=repo.branch)
-            return _one(action, obs, tools, dry_run, via_pr=True)
+            clone.fetch()  # a replica's push won the ref update: was it this very heal?
+            if clone.find_heal(action.heal_id) is None:
+                raise
+            pushed = gitrepo.PushResult("already-done", None, 1)
         if pushed.status == "already-done":
             return Result(action, Outcome.DUPLICATE, "the same heal landed meanwhile", context=ctx)
         landed = pushed.sha or sha

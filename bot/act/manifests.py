@@ -152,7 +152,9 @@ def read(clone: gitrepo.WorkingClone, spec: tree.AppSpec, max_bytes: int) -> Man
                     decoded = None if why else decoded
             if decoded is None:
                 skipped.append(Skipped(path, why or "unreadable"))
-                log.event("manifest.skipped", logging.WARNING, app=spec.name, file=path, reason=why)
+                # Helm templates are not YAML until rendered: skipping them is routine, not a warning
+                level = logging.DEBUG if why.startswith("invalid YAML") else logging.WARNING
+                log.event("manifest.skipped", level, app=spec.name, file=path, reason=why)
                 continue
             files[path] = decoded
     return Manifests(files, tuple(skipped))

@@ -23,6 +23,10 @@ HEAL_REVERTS = "Heal-Reverts"
 HEAL_GOOD = "Heal-Good-Revision"
 HEAL_BAD = "Heal-Bad-Revision"
 HEAL_STRATEGY = "Heal-Strategy"
+# which process wrote the heal (host/pid): it also makes two replicas' commits of one heal differ, so
+# the slower push is rejected (non-fast-forward) and re-checks the Heal-Id instead of landing as a
+# no-op "up to date" push of an identical commit that both would claim
+HEAL_REPLICA = "Heal-Replica"
 
 _KEY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$")
 # git counts a paragraph as trailers even with some prose in it when a "known" trailer is present
