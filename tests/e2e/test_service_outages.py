@@ -70,10 +70,17 @@ def outage() -> Iterator[Outage]:
         sandbox.World(sandbox.Options(interval=1.0)) as w,
         faultproxy.FaultProxy(w.prometheus.url) as prom,
         faultproxy.FaultProxy(w.argo.url) as argo,
+        faultproxy.FaultProxy(w.github.url) as gh,
     ):
         cfg = w.config()
         cfg["prometheus"].update(url=prom.url, timeout="1s")
         cfg["argocd"].update(url=argo.url, timeout="1s")
+        cfg["github"]["base_url"] = gh.url + w.github.base_path
+        # the bot reaches the bare remote through a link that a test can remove (the remote is gone)
+        # while the emulators keep using the repository itself
+        link = w.dir / "remote" / "bot-view.git"
+        link.symlink_to(w.bare)
+        cfg["repos"]["manifests"]["url"] = str(link)
         path = w.dir / "githeal-outage.yaml"
         with path.open("w") as fh:
             YAML().dump(cfg, fh)
@@ -92,7 +99,7 @@ def outage() -> Iterator[Outage]:
         service.start()
         service.scheduler.start()
         try:
-            yield Outage(w, service, {"prometheus": prom, "argocd": argo}, slept)
+            yield Outage(w, service, {"prometheus": prom, "argocd": argo, "github": gh}, slept)
         finally:
             service.stop()
             rt.close()
@@ -116,6 +123,9 @@ CASES = [
     ("argocd", "truncated", faultproxy.Fault(truncated=True)),
     ("argocd", "partial", faultproxy.Fault(partial=True)),
     ("argocd", "slow", faultproxy.Fault(delay=1.6)),
+    ("github", "down", None),
+    ("github", "502", faultproxy.Fault(502, "Bad Gateway", {"Content-Type": "text/plain"})),
+    ("github", "429", faultproxy.Fault(429, '{"message":"rate limited"}', {"Retry-After": "1"})),
 ]
 
 
@@ -140,7 +150,7 @@ def test_an_outage_is_reported_and_recovered_from(
         assert httpx.get(f"{outage.url}/healthz", timeout=2).status_code == 200
         assert outage.sample("githeal_dependency_up", dependency=dependency) == 0
         assert until(lambda: outage.sample("githeal_errors_total", system=dependency) > errors_before, 20)
-        if name == "429":
+        if name == "429" and dependency != "github":  # GitHub's is the github client's business
             assert 1.0 in outage.slept, outage.slept  # Retry-After honoured
         assert outage.heals() == heals_before, "a heal was made on missing data"
     finally:
@@ -155,6 +165,21 @@ def test_an_outage_is_reported_and_recovered_from(
         if s.name == "githeal_errors_total"
     }
     assert systems <= metrics.SYSTEMS | {metrics.OTHER}, systems
+
+
+def test_a_git_remote_that_is_gone_is_reported_and_recovered_from(outage: Outage) -> None:
+    assert until(lambda: outage.readyz()[0] == 200, timeout=30), outage.readyz()
+    link = outage.world.dir / "remote" / "bot-view.git"
+    link.unlink()
+    try:
+        assert until(lambda: "git:manifests" in outage.readyz()[1]["down"], timeout=20), outage.readyz()  # type: ignore[operator]
+        detail = outage.readyz()[1]["dependencies"]["git:manifests"]  # type: ignore[index]
+        assert detail["last_error"] and detail["last_success"]
+        assert outage.sample("githeal_dependency_up", dependency="git:manifests") == 0
+        assert outage.sample("githeal_errors_total", system="git") > 0
+    finally:
+        link.symlink_to(outage.world.bare)
+    assert until(lambda: outage.readyz()[0] == 200, timeout=30), outage.readyz()
 
 
 def test_no_scale_on_missing_load_data_then_the_heal_once_prometheus_is_back(outage: Outage) -> None:
