@@ -7,6 +7,8 @@
     ├── RollbackError                       no safe rollback exists (reason named)
     ├── ClientError                         an external system failed; system, url/ref, status, payload
     │   ├── PrometheusError                 query failed (HTTP, status:error, timeout, warnings)
+    │   │   ├── PrometheusUnavailable       timeout, transport, 5xx, 429 (temporary)
+    │   │   └── PrometheusRejected          4xx: bad query, 401/403 (permanent)
     │   ├── ArgoCDError                     gateway body {"error","code","message"} translated
     │   │   ├── ArgoCDNotFound / ArgoCDPermissionDenied / ArgoCDUnauthenticated (permanent)
     │   │   ├── ArgoCDFailedPrecondition    e.g. "another operation is already in progress" (temporary)
@@ -128,10 +130,18 @@ class ClientError(BotError):
         self.payload = payload
 
 
-class PrometheusError(ClientError, TemporaryError):
+class PrometheusError(ClientError):
     system = "prometheus"
     delay = 15.0
     error_type: str | None = None  # the API's errorType (timeout, execution, bad_data, ...) when known
+
+
+class PrometheusUnavailable(PrometheusError, TemporaryError):
+    """Timeouts, transport failures, 5xx and 429: worth retrying with backoff."""
+
+
+class PrometheusRejected(PrometheusError, PermanentError):
+    """4xx: a bad query (400/422) or refused credentials (401/403); retrying cannot help."""
 
 
 class ArgoCDError(ClientError):

@@ -212,7 +212,9 @@ class PrometheusClient:
         status: int | None = None,
         error_type: str | None = None,
     ) -> errors.PrometheusError:
-        exc = errors.PrometheusError(message, url=f"{self.url}{path}", status=status, payload=payload)
+        rejected = status is not None and 400 <= status < 500 and status not in (408, 429)
+        cls = errors.PrometheusRejected if rejected else errors.PrometheusUnavailable
+        exc = cls(message, url=f"{self.url}{path}", status=status, payload=payload)
         exc.error_type = error_type
         return exc
 

@@ -134,12 +134,12 @@ def test_stale_or_crashed_cycles_are_not_ready() -> None:
     ("exc", "down"),
     [
         (errors.ArgoCDNotFound("no app", status=404), False),  # Argo CD answered: it is up
-        (errors.PrometheusError("bad_data", status=400), False),
+        (errors.PrometheusRejected("bad_data", status=400), False),
         (errors.ArgoCDUnauthenticated("token expired", status=401), True),
         (errors.ArgoCDPermissionDenied("denied", status=403), True),
         (errors.ArgoCDUnavailable("rate limited", status=429), True),
         (errors.ArgoCDUnavailable("bad gateway", status=502), True),
-        (errors.PrometheusError("timed out"), True),
+        (errors.PrometheusUnavailable("timed out"), True),
     ],
 )
 def test_which_failures_mean_the_dependency_is_down(exc: errors.BotError, down: bool) -> None:
