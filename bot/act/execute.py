@@ -17,11 +17,11 @@ import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from bot import errors, model
-from bot.act import changes, landing, manifests, message, rollback
+from bot.act import changes, landing, manifests, message, replicas, rollback
 from bot.clients import argocd, gitrepo
 from bot.clients import github as githubclient
 from bot.record import log, trailers
@@ -153,7 +153,7 @@ def _stage(
         # enforce: Argo CD syncs Git over the drift; the audit trail is an empty heal commit
         return _context(action, obs, tools, target="Git", changes=("sync live state back to Git",)), True
     if kind is model.ActionKind.RECONCILE:
-        _not_pending(obs, clone, spec)
+        replicas.not_pending(obs, clone, spec)
     read = manifests.read(clone, spec, tools.settings.manifests.max_bytes)
     try:
         fc, target = _change(action, obs, read.files, tools)
@@ -163,29 +163,6 @@ def _stage(
         raise errors.ManifestError(f"{exc}{read.note()}", app=action.app) from exc
     clone.write_files({path: text.encode("utf-8") for path, text in fc.files.items()})
     return _context(action, obs, tools, target=target, changes=fc.changes), False
-
-
-def _not_pending(obs: model.AppObservation | None, clone: gitrepo.WorkingClone, spec: tree.AppSpec) -> None:
-    """Adopt writes live drift into Git; an automated app that is OutOfSync because commits to its paths
-    are not deployed yet has a sync pending (Argo CD auto-syncs a revision it has not synced yet), not
-    drift: its live state is the old revision's, and writing it back would undo those commits (seen
-    with two replicas: one adopted the drift, the other then "adopted" the pre-sync live state back)."""
-    status = obs.status if obs is not None else None
-    if status is None or not status.auto_sync or not status.history or not status.revision:
-        return
-    deployed = status.history[-1].revision
-    if not deployed or deployed == status.revision:
-        return
-    try:
-        pending = clone.log_paths(deployed, status.revision, manifests.prefixes(spec))
-    except errors.GitError:
-        return  # a revision unknown to the clone: nothing to compare, adopt what Argo CD reports
-    if pending:
-        raise errors.ManifestError(
-            f"OutOfSync because {len(pending)} commit(s) up to {status.revision[:7]} are not deployed yet "
-            f"(last deployed {deployed[:7]}): a pending sync, not live drift to adopt",
-            app=spec.name,
-        )
 
 
 def _change(
@@ -277,7 +254,7 @@ def _propose(
         clone.reset()
         return Result(action, Outcome.REJECTED, f"PR #{existing.number} was closed by a human", pr=existing)
     sha = clone.commit(commit_msg)
-    if _claim(clone, branch).status == "already-done":
+    if replicas.claim(clone, branch).status == "already-done":
         return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} first", pr=existing)
     clone.reset()
     body = message.pr_body(ctx, templates=tools.templates)
@@ -323,64 +300,14 @@ def _propose(
     )
 
 
-# A PR branch without its PR is another replica between push and PR creation for a moment; older than
-# this it is a leftover (a process killed in between) and is deleted so the heal can be proposed again.
-STRAY_BRANCH_AFTER = timedelta(seconds=60)
-
-
-def _remote_branch(clone: gitrepo.WorkingClone, branch: str) -> gitrepo.CommitInfo | None:
-    """The tip of ``branch`` on the remote as of the last fetch, or None when it does not exist."""
-    try:
-        return clone.commit_info(clone.resolve(f"refs/remotes/{clone.remote}/{branch}"))
-    except errors.GitError:
-        return None
-
-
-def _lost_race(exc: errors.GitError) -> bool:
-    """A push that lost git's atomic ref update to a concurrent push of the same ref: the server says
-    "cannot lock ref ... is at X but expected Y" / "[remote rejected] (failed to update ref)" instead
-    of the "[rejected] (non-fast-forward)" a push after the other one's gets (git receive-pack)."""
-    payload = str(exc.payload)
-    return "cannot lock ref" in payload or "failed to update ref" in payload
-
-
-def _claim(clone: gitrepo.WorkingClone, branch: str) -> gitrepo.PushResult:
-    """Create the PR branch with a push WITHOUT force: git's atomic ref update is the lock between
-    replicas. If it is rejected, someone created it meanwhile (``push`` re-fetches and re-checks): the
-    heal is theirs, "already-done"."""
-    try:
-        return clone.push(branch, recheck=lambda: _remote_branch(clone, branch) is None)
-    except errors.GitError as exc:
-        if not _lost_race(exc):
-            raise
-        clone.fetch()
-        if _remote_branch(clone, branch) is None:
-            raise
-        return gitrepo.PushResult("already-done", None, 1)
-
-
 def _already(
     action: model.Action, tools: Tools, clone: gitrepo.WorkingClone, repo: tree.RepoSettings
 ) -> Result | None:
-    """The heal's PR, open or merged, found by its Heal-Id's branch: the heal exists, do not write again.
-    A merged heal branch is never reused; a closed one is left to ``_propose`` (rejected for good)."""
+    """The heal's PR (open or merged) or branch already exists: another writer has it, write nothing."""
     if tools.github is None or repo.github is None:
         return None
-    branch = branch_name(action)
-    pr = tools.github.find_pr(repo.github, branch)
-    if pr is not None and pr.state == "merged":
-        return Result(action, Outcome.DUPLICATE, f"already merged as PR #{pr.number}", pr=pr)
-    if pr is not None and pr.state == "open":
-        return Result(action, Outcome.DUPLICATE, f"PR #{pr.number} is already open for this heal", pr=pr)
-    tip = _remote_branch(clone, branch) if pr is None else None
-    if tip is None:
-        return None
-    if tools.clock() - tip.time < STRAY_BRANCH_AFTER:
-        return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} and is opening its PR")
-    log.event("heal.stray_branch", logging.WARNING, app=action.app, heal_id=action.heal_id, branch=branch)
-    clone.delete_remote_branch(branch)
-    clone.fetch()
-    return None
+    found = replicas.taken(tools.github, repo.github, clone, action, branch_name(action), tools.clock())
+    return None if found is None else Result(action, Outcome.DUPLICATE, found[0], pr=found[1])
 
 
 def _one(
@@ -415,18 +342,13 @@ def _one(
             )
         sha = clone.commit(commit_msg, allow_empty=empty)
         try:
-            pushed = clone.push(recheck=lambda: clone.find_heal(action.heal_id) is None)
+            pushed = replicas.push_heal(clone, action.heal_id)
         except errors.GitError as exc:
-            if not empty and repo.protected_fallback and landing.push_refused_by_protection(exc):
-                # GH006: the branch takes changes only through PRs; re-stage and propose, this cycle.
-                log.event("heal.push_protected", app=action.app, repo=repo.name, branch=repo.branch)
-                return _one(action, obs, tools, dry_run, via_pr=True)
-            if not _lost_race(exc):
+            if empty or not repo.protected_fallback or not landing.push_refused_by_protection(exc):
                 raise
-            clone.fetch()  # a replica's push won the ref update: was it this very heal?
-            if clone.find_heal(action.heal_id) is None:
-                raise
-            pushed = gitrepo.PushResult("already-done", None, 1)
+            # GH006: the branch takes changes only through PRs; re-stage and propose, this cycle.
+            log.event("heal.push_protected", app=action.app, repo=repo.name, branch=repo.branch)
+            return _one(action, obs, tools, dry_run, via_pr=True)
         if pushed.status == "already-done":
             return Result(action, Outcome.DUPLICATE, "the same heal landed meanwhile", context=ctx)
         landed = pushed.sha or sha

@@ -22,6 +22,7 @@ import pytest
 
 from bot import model, settings
 from bot.act import execute
+from bot.act import replicas as claims
 from bot.sandbox.github import server as ghserver
 from bot.service import wiring
 
@@ -181,5 +182,5 @@ def test_the_pr_branch_push_is_the_lock(replicas: Replicas) -> None:
     sha = plant_branch(replicas, datetime.now(UTC).isoformat())  # A, after B's fetch
     clone.write_files({"apps/web/deployment.yaml": DEPLOY.replace("replicas: 2", "replicas: 5").encode()})
     clone.commit("scale web\n\nHeal-Id: 0123456789ab\nHeal-App: web\n")
-    assert execute._claim(clone, BRANCH).status == "already-done"
+    assert claims.claim(clone, BRANCH).status == "already-done"
     assert git(replicas.bare, "rev-parse", BRANCH).strip() == sha
