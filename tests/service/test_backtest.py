@@ -21,8 +21,10 @@ import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
-from bot import cli
+from bot import cli, model
+from bot.clients import prometheus as promclient
 from bot.decide import backtest as core
+from bot.observe import replay
 from bot.sandbox import prometheus as promserver
 
 pytestmark = pytest.mark.prometheus
@@ -220,3 +222,31 @@ def test_flaps_counts_refires_within_the_window() -> None:
     assert core.flaps(spans, 1800) == 1
     assert core.flaps(spans, 100) == 1
     assert core.flaps(spans, 99) == 0
+
+
+def test_long_spans_are_cut_below_the_servers_point_cap(prom: promserver.PrometheusServer) -> None:
+    """Prometheus refuses a range query of more than 11,000 points per series ("exceeded maximum
+    resolution of 11,000 points per timeseries", web/api/v1/api.go): 2 days at 15 s are 11,521 steps,
+    so each (SLO x window) query is sent in two chunks and every step still gets its answer."""
+    slo = model.SLO(
+        name="availability",
+        objective=0.999,
+        period=30 * 86400.0,
+        error_query='sum by (app) (rate(http_requests_total{code=~"5.."}[{window}]))',
+        total_query="sum by (app) (rate(http_requests_total[{window}]))",
+        windows=(model.BurnWindow(model.Severity.PAGE, 3600.0, 300.0, 14.4),),
+        scrape_interval=60.0,
+    )
+    with promclient.PrometheusClient.connect(prom.url, timeout=20.0) as client:
+        history = replay.read(client, [slo], {"clean": ["availability"]}, START, END, 15.0)
+    assert history.errors == ()
+    assert len(history.times) == 48 * 240 + 1 and history.queries == 4
+    states = {history.reports[t]["clean"][0].state for t in history.times}
+    assert states == {model.SampleState.OK}
+
+
+def test_instants_and_chunks() -> None:
+    assert replay.instants(100, 400, 60) == (120, 180, 240, 300, 360)
+    assert replay.instants(400, 100, 60) == ()
+    times = replay.instants(0, 25 * 60, 60)
+    assert replay.chunks(times, 10) == [(0, 540), (600, 1140), (1200, 1500)]
