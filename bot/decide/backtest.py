@@ -64,10 +64,12 @@ class Outcome:
         return sum(i.seconds for i in self.intervals)
 
 
-def replayable(policy: pol.Policy) -> str:
+def replayable(policy: pol.Policy, *, load: bool = False) -> str:
     """Empty when the policy's trigger can be read from Prometheus history, else why not."""
     if isinstance(policy.trigger, REPLAYABLE):
         return ""
+    if isinstance(policy.trigger, pol.LoadTrigger):
+        return "" if load else "not replayable: load trigger without prometheus.load_query"
     if isinstance(policy.trigger, pol.HealthTrigger | pol.OutOfSyncTrigger):
         return "not replayable: the trigger reads Argo CD state, which has no past"
     return f"not replayable: {type(policy.trigger).__name__} is not read from SLO history"
@@ -119,9 +121,11 @@ def simulate(
     *,
     chosen: Mapping[str, Sequence[str] | None] | None = None,
     flap_window: float = DEFAULT_FLAP_WINDOW,
+    load: bool = False,
 ) -> list[Outcome]:
     """Every (app, policy) outcome over ``times``. ``observe(t)`` gives the step's observations;
-    ``chosen`` maps an app to the policy names it is limited to (None: every selecting policy)."""
+    ``chosen`` maps an app to the policy names it is limited to (None: every selecting policy);
+    ``load``: the observations carry the load per replica, so load triggers can be replayed."""
     chosen = chosen or {}
     tracks: dict[str, list[_Track]] = {}
     skipped: list[Outcome] = []
@@ -129,7 +133,7 @@ def simulate(
     for t in times:
         for app, obs in sorted(observe(t).items()):
             if app not in tracks:
-                tracks[app] = _tracks(app, obs, policies, chosen.get(app), skipped)
+                tracks[app] = _tracks(app, obs, policies, chosen.get(app), skipped, load)
             fired: list[tuple[_Track, triggers.Signal]] = []
             for track in tracks[app]:
                 signal = _advance(track, obs, t)
@@ -172,6 +176,7 @@ def _tracks(
     policies: Sequence[pol.Policy],
     names: Sequence[str] | None,
     skipped: list[Outcome],
+    load: bool,
 ) -> list[_Track]:
     out: list[_Track] = []
     for order, policy in enumerate(policies):
@@ -180,7 +185,7 @@ def _tracks(
         selected = triggers.selects(policy, obs)
         if selected is False:
             continue
-        why = replayable(policy)
+        why = replayable(policy, load=load)
         if not why and selected is None:
             why = "not replayable: the policy selects apps by Argo CD labels, which have no past"
         if why:

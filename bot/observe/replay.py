@@ -61,6 +61,45 @@ class History:
     reports: Mapping[float, Mapping[str, tuple[model.SLOReport, ...]]]
     queries: int  # range queries sent (one per SLO x window x chunk)
     errors: tuple[str, ...] = ()
+    load: Mapping[float, Mapping[str, float]] | None = None  # load per replica; None: not configured
+
+
+def per_app(
+    results: Sequence[prometheus.RangeResult], times: Sequence[float], step: float, label: str
+) -> dict[float, dict[str, float]]:
+    """A per-app range answer by step; non-finite or negative values are dropped (never a number)."""
+    out: dict[float, dict[str, float]] = {t: {} for t in times}
+    for t, pairs in split(results, times, step).items():
+        for labels, value in pairs:
+            app = labels.get(label)
+            if app and math.isfinite(value) and value >= 0:
+                out[t][app] = value
+    return out
+
+
+def read_load(
+    client: prometheus.PrometheusClient,
+    expr: str,
+    times: Sequence[float],
+    step: float,
+    label: str,
+    *,
+    timeout: float | None = None,
+) -> tuple[dict[float, dict[str, float]], int, list[str]]:
+    """``prometheus.load_query`` at every step (chunked like ``read``): values, queries sent, errors."""
+    results: list[prometheus.RangeResult] = []
+    problems: list[str] = []
+    for lo, hi in chunks(times):
+        try:
+            result = client.query_range(expr, lo, hi, step, timeout)
+        except errors.ClientError as exc:
+            problems.append(f"load_query: {exc}")
+            continue
+        if result.warnings:
+            problems.append("load_query: warnings: " + "; ".join(result.warnings))
+            continue
+        results.append(result)
+    return per_app(results, times, step, label), len(chunks(times)), problems
 
 
 def evaluate(
@@ -94,9 +133,12 @@ def read(
     step: float,
     *,
     timeout: float | None = None,
+    load_query: str | None = None,
+    app_label: str = "app",
 ) -> History:
-    """Every step's reports between ``start`` and ``end``. A failed query makes its SLO's window
-    QUERY_ERROR at the steps it covered (recorded in ``errors``), never an exception."""
+    """Every step's reports between ``start`` and ``end`` (and the load per replica, when a
+    ``load_query`` is given). A failed query makes its SLO's window QUERY_ERROR (or the load
+    missing) at the steps it covered, recorded in ``errors``, never an exception."""
     used = [s for s in slos if any(s.name in names for names in wanted.values())]
     times = instants(start, end, step)
     answers: dict[tuple[str, float], dict[float, queries.WindowData]] = {}
@@ -123,4 +165,9 @@ def read(
                 per_step[t] = queries.parse(spec, q.window, pairs)
         answers[(q.slo, q.window)] = per_step
     reports = evaluate(used, wanted, times, answers)
-    return History(times, reports, sent, tuple(problems))
+    load = None
+    if load_query:
+        load, count, failures = read_load(client, load_query, times, step, app_label, timeout=timeout)
+        sent += count
+        problems += failures
+    return History(times, reports, sent, tuple(problems), load)

@@ -80,11 +80,19 @@ def run(
         end,
         step,
         timeout=settings.prometheus.timeout,
+        load_query=settings.prometheus.load_query,
+        app_label=settings.prometheus.app_label,
     )
 
     def observe(t: float) -> dict[str, model.AppObservation]:
         reports = history.reports.get(t, {})
-        return {n: model.AppObservation(n, None, reports.get(metric[n], ()), error=ARGO_NOTE) for n in specs}
+        load = history.load.get(t, {}) if history.load is not None else {}
+        return {
+            n: model.AppObservation(
+                n, None, reports.get(metric[n], ()), error=ARGO_NOTE, load_per_replica=load.get(metric[n])
+            )
+            for n in specs
+        }
 
     outcomes = core.simulate(
         history.times,
@@ -92,6 +100,7 @@ def run(
         chosen_policies,
         chosen={n: s.policies for n, s in specs.items()},
         flap_window=flap_window,
+        load=history.load is not None,
     )
     series = {n: _lines(history, metric[n], [settings.slos[s] for s in specs[n].slos]) for n in specs}
     return Result(start, end, step, flap_window, history.queries, tuple(outcomes), series, history.errors)

@@ -250,3 +250,31 @@ def test_instants_and_chunks() -> None:
     assert replay.instants(400, 100, 60) == ()
     times = replay.instants(0, 25 * 60, 60)
     assert replay.chunks(times, 10) == [(0, 540), (600, 1140), (1200, 1500)]
+
+
+def test_load_triggers_replay_from_the_load_query(prom: promserver.PrometheusServer, tmp_path: Path) -> None:
+    """With ``prometheus.load_query`` the load per replica is read at every step too (here the 5xx
+    rate stands in for load, so it rises above 1.2/s only in the 30% incidents: 1.5/s)."""
+    config = write_config(tmp_path, prom.url)
+    yaml = YAML()
+    data = yaml.load(config.read_text())
+    data["prometheus"]["load_query"] = 'sum by (app) (rate(http_requests_total{code=~"5.."}[5m]))'
+    data["policies"] = [
+        {
+            "name": "page-on-load",
+            "apps": ["*"],
+            "when": {"load": {"per_replica_above": 1.2, "cycles": 1}},
+            "do": {"notify": {}},
+            "cooldown": "1h",
+        }
+    ]
+    with config.open("w") as f:
+        yaml.dump(data, f)
+    res = backtest(config, "--since", "2d", "--until", iso(END), "--output", "json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["queries"] == 3  # 2 SLO windows + the load query
+    assert len(result(out, "incidents", "page-on-load")["intervals"]) == 1  # the 30% one, not the 20%
+    assert len(result(out, "flappy", "page-on-load")["intervals"]) == 3
+    assert len(result(out, "flappy", "page-on-load")["heals"]) == 1  # cooldown 1h
+    assert result(out, "clean", "page-on-load")["intervals"] == []
