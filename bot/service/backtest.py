@@ -185,7 +185,7 @@ def table(result: Result) -> str:
                 o.app,
                 o.policy,
                 str(len(o.intervals)),
-                model.format_duration(o.fired_seconds),
+                model.format_duration(o.fired_seconds) if o.fired_seconds else "0s",
                 str(o.flaps),
                 str(len(o.heals)),
                 when or "never",
