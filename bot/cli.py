@@ -11,16 +11,16 @@ import importlib
 import os
 import re
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bot import errors, settings
+from bot import errors, model, settings
 from bot.act import message
 from bot.record import log
-from bot.service import audit, cycle, daemon, report, shards, wiring
+from bot.service import audit, backtest, cycle, daemon, report, shards, wiring
 
 # Commands that live in the sandbox extra, loaded by module name on first use so the product path
 # (and its import-linter contract) never imports bot.sandbox. Descriptions shown by --help without loading.
@@ -109,7 +109,7 @@ def validate(config: Path, no_secrets: bool) -> None:
         click.echo("secrets: all resolved")
 
 
-def _instant(text: str) -> datetime:
+def _instant(text: str, hint: str = "--at") -> datetime:
     """``--at``: ISO 8601 (a naive time is UTC) or unix seconds; a usage error (exit 2) otherwise."""
     try:
         if re.fullmatch(r"\d+(\.\d+)?", text.strip()):
@@ -117,7 +117,7 @@ def _instant(text: str) -> datetime:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise click.BadParameter(
-            f"{text!r} is not an ISO 8601 time or unix seconds", param_hint="--at"
+            f"{text!r} is not an ISO 8601 time or unix seconds", param_hint=hint
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -213,3 +213,70 @@ def history_cmd(
     click.echo(
         report.dumps(report.history_json(records)) if output == "json" else report.history_table(records)
     )
+
+
+def _since(text: str, until: datetime) -> datetime:
+    """``--since``: a duration back from ``--until`` (``7d``) or an instant; exit 2 otherwise."""
+    try:
+        return until - timedelta(seconds=model.parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        return _instant(text, "--since")
+    except click.BadParameter:
+        raise click.BadParameter(
+            f"{text!r} is neither a duration (7d, 12h) nor an ISO 8601 time or unix seconds",
+            param_hint="--since",
+        ) from None
+
+
+@main.command("backtest")
+@click.option(
+    "--config", "config", required=True, type=click.Path(path_type=Path), help="githeal YAML config."
+)
+@click.option("--since", "since", required=True, help="Start: a duration before --until (7d) or a time.")
+@click.option("--until", "until", help="End: ISO 8601 or unix seconds (default: now).")
+@click.option("--policy", "policies", multiple=True, help="Only these policies (repeatable).")
+@click.option("--app", "apps", multiple=True, help="Only these apps (repeatable).")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--svg", "svg", type=click.Path(path_type=Path, file_okay=False), help="Write <app>.svg here.")
+@click.option(
+    "--flap-window", "flap_window", default="30m", show_default=True, help="Firing again within it: a flap."
+)
+def backtest_cmd(
+    config: Path,
+    since: str,
+    until: str | None,
+    policies: tuple[str, ...],
+    apps: tuple[str, ...],
+    output: str,
+    svg: Path | None,
+    flap_window: str,
+) -> None:
+    """Replay the policies over Prometheus history: when each would have fired, flapped and healed."""
+    end = _instant(until, "--until") if until else datetime.now(UTC)
+    start = _since(since, end)
+    if start >= end:
+        raise click.BadParameter(f"{since!r} does not start before --until", param_hint="--since")
+    try:
+        flap = model.parse_duration(flap_window)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--flap-window") from None
+    loaded = _load(config)
+    client = wiring.prometheus_client(loaded.prometheus)
+    try:
+        result = backtest.run(
+            loaded,
+            client,
+            start.timestamp(),
+            end.timestamp(),
+            policies=policies,
+            apps=apps,
+            flap_window=flap,
+        )
+    finally:
+        client.close()
+    click.echo(backtest.dumps(result) if output == "json" else backtest.table(result), nl=output == "json")
+    if svg is not None:
+        for path in backtest.write_svgs(result, svg):
+            click.echo(f"wrote {path}", err=True)

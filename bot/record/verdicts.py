@@ -4,15 +4,23 @@ A verdict's record is the ``githeal/verify`` commit status on the heal commit. R
 same heal at once, so the first terminal status GitHub created on that commit (status ids grow in
 creation order) owns the verdict: a verifier reads before it writes, re-reads after, and when another
 verdict came first it puts that one back on top and neither comments nor escalates. Escalations are
-one issue per marker, labelled so the ledger opens the app's circuit from them. No decisions here.
+one issue per marker, labelled so the ledger opens the app's circuit from them. An escalation with an
+evidence bundle carries it in the issue; the optional analyzer runs only after the issue is open, so a
+failing or slow one (killed at its time limit) can only add a note, never delay or lose the issue.
+No decisions here.
 """
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot import errors
 from bot.clients import github as githubclient
+from bot.record import analyzer as analyzing
+from bot.record import evidence as proof
 from bot.record import log, metrics
 
 CONTEXT = "githeal/verify"
@@ -31,6 +39,7 @@ class Recorder:
     github: githubclient.GitHubClient | None
     metrics: metrics.Metrics
     labels: tuple[str, ...] = ()
+    analyzer: analyzing.Analyzer | None = None
 
     def _first(self, repo: str, sha: str) -> githubclient.StatusRef | None:
         assert self.github is not None
@@ -81,14 +90,70 @@ class Recorder:
             return mine
 
     def escalate(
-        self, repo: str, *, title: str, body: str, marker: str, app: str | None = None
+        self,
+        repo: str,
+        *,
+        title: str,
+        body: str,
+        marker: str,
+        app: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
     ) -> githubclient.IssueRef | None:
         """Open (or update) the escalation issue of ``marker``; an app's issue opens its circuit.
 
         ``body`` must carry the hidden block naming ``app`` (``message.hidden_block``): the ledger reads
-        the circuit back from it. None when GitHub failed, so the caller retries next cycle."""
+        the circuit back from it. None when GitHub failed, so the caller retries next cycle.
+        ``evidence`` (``evidence.bundle``) is added to the body and, once the issue is open, handed
+        to the analyzer, whose answer (or failure) is added under its own heading."""
         if self.github is None:
             return None
+        if evidence is not None:
+            body = f"{body.rstrip()}\n\n{proof.markdown(evidence)}"
+        issue = self._open(repo, title=title, body=body, marker=marker, app=app)
+        if issue is None or evidence is None or self.analyzer is None:
+            return issue
+        return self._analyse(repo, issue, title=title, body=body, marker=marker, app=app, evidence=evidence)
+
+    def _analyse(
+        self,
+        repo: str,
+        issue: githubclient.IssueRef,
+        *,
+        title: str,
+        body: str,
+        marker: str,
+        app: str | None,
+        evidence: Mapping[str, Any],
+    ) -> githubclient.IssueRef:
+        assert self.analyzer is not None and self.github is not None
+        command = shlex.join(self.analyzer.command)
+        result = analyzing.run(self.analyzer, evidence)
+        log.event(
+            "escalation.analyzed",
+            app=app or "",
+            issue=issue.number,
+            ok=result.ok,
+            error=result.error,
+            seconds=round(result.seconds, 3),
+        )
+        section = (
+            proof.analysis(result.markdown, command)
+            if result.ok
+            else proof.analysis_failed(result.error, command)
+        )
+        try:
+            return self.github.open_or_update_issue(
+                repo, title, f"{body.rstrip()}\n\n{section}", labels=list(self.labels), marker=marker
+            )
+        except errors.GitHubError as exc:
+            # the issue is open already; only the analysis is missing from it
+            log.event("escalation.analysis_unrecorded", app=app or "", issue=issue.number, error=str(exc))
+            return issue
+
+    def _open(
+        self, repo: str, *, title: str, body: str, marker: str, app: str | None
+    ) -> githubclient.IssueRef | None:
+        assert self.github is not None
         try:
             issue = self.github.open_or_update_issue(
                 repo, title, body, labels=list(self.labels), marker=marker

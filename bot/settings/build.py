@@ -9,6 +9,7 @@ config names and the environment mapping it is given.
 from __future__ import annotations
 
 import fnmatch
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from types import MappingProxyType
 import pydantic
 
 from bot import errors, model
-from bot.settings import files, locate, policy, resolve, rules, schema, slofiles, slos, tree
+from bot.settings import files, locate, policy, resolve, rules, schema, slofiles, slos, systems, tree
 
 _GLOB = set("*?[")
 
@@ -91,7 +92,15 @@ def assemble(b: Build) -> tree.Settings:
         templates=templates,
         unset_optional=tuple(secrets.unset),
         secrets_checked=b.check_secrets,
+        analyzer=_analyzer(cfg.analyzer),
     )
+
+
+def _analyzer(cfg: systems.AnalyzerConfig | None) -> tree.AnalyzerSettings | None:
+    if cfg is None:
+        return None
+    argv = shlex.split(cfg.command) if isinstance(cfg.command, str) else list(cfg.command)
+    return tree.AnalyzerSettings(tuple(argv), cfg.timeout)
 
 
 def _templates(b: Build) -> Path | None:

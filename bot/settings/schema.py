@@ -38,6 +38,9 @@ class Config(systems.Base):
     service: systems.ServiceConfig = systems.ServiceConfig()
     verify: systems.VerifyConfig = systems.VerifyConfig()
     manifests: systems.ManifestsConfig = systems.ManifestsConfig()
+    analyzer: systems.AnalyzerConfig | None = Field(
+        default=None, description="Optional triage command for escalations (evidence bundle on stdin)."
+    )
     log: systems.LogConfig = systems.LogConfig()
     templates: str | None = Field(
         default=None,

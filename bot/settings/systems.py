@@ -297,6 +297,23 @@ class VerifyConfig(Base):
     )
 
 
+class AnalyzerConfig(Base):
+    command: str | list[str] = Field(
+        description="Command run for each escalation with its evidence bundle as JSON on stdin; its "
+        "stdout (markdown) is added to the issue under ## Analysis. A string is split like a shell would."
+    )
+    timeout: PositiveDuration = Field(
+        default=30.0, description="Kill the analyzer after this long; the issue is already open by then."
+    )
+
+    @pydantic.field_validator("command")
+    @classmethod
+    def _command(cls, value: str | list[str]) -> str | list[str]:
+        if not (value.strip() if isinstance(value, str) else value and all(v.strip() for v in value)):
+            raise ValueError("the analyzer command must not be empty")
+        return value
+
+
 class ManifestsConfig(Base):
     max_bytes: int = Field(
         default=1048576,

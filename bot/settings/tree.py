@@ -178,6 +178,12 @@ class ManifestSettings:
 
 
 @dataclass(frozen=True)
+class AnalyzerSettings:
+    command: tuple[str, ...]  # argv
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class LogSettings:
     format: str = "text"
     level: str = "info"
@@ -205,6 +211,7 @@ class Settings:
     unset_optional: tuple[str, ...] = ()  # refs of optional secrets that were not set
     secrets_checked: bool = True
     fleets: Mapping[str, AppSpec] = field(default_factory=lambda: MappingProxyType({}))  # templates
+    analyzer: AnalyzerSettings | None = None  # escalation triage command
 
     def app_slos(self, app: str) -> tuple[model.SLO, ...]:
         return tuple(self.slos[name] for name in self.apps[app].slos)

@@ -20,7 +20,7 @@ from bot.act import execute, message
 from bot.clients import argocd, gitrepo, prometheus
 from bot.clients import github as githubclient
 from bot.decide import history as hist
-from bot.record import log, metrics, trailers, verdicts
+from bot.record import analyzer, evidence, log, metrics, trailers, verdicts
 from bot.settings import tree
 from bot.verify import postheal, verdict, watcher
 
@@ -44,8 +44,12 @@ class Verifier:
     def __post_init__(self) -> None:
         if self.templates is None:
             self.templates = self.settings.templates  # the config's override directory, if any
+        found = self.settings.analyzer
         self.recorder = verdicts.Recorder(
-            self.github, self.metrics, tuple(self.settings.guardrails.escalation_labels)
+            self.github,
+            self.metrics,
+            tuple(self.settings.guardrails.escalation_labels),
+            analyzer=analyzer.Analyzer(found.command, found.timeout) if found is not None else None,
         )
 
     def _lock(self, repo: str) -> threading.Lock:
@@ -145,22 +149,46 @@ class Verifier:
         self, result: execute.Result, outcome: watcher.Outcome, repo: str, ctx: message.HealContext
     ) -> None:
         events: list[str] = []
+        name = self.settings.apps[result.action.app].argocd_app or result.action.app
         try:
-            for e in self.argocd.events(
-                self.settings.apps[result.action.app].argocd_app or result.action.app
-            )[-5:]:
+            for e in self.argocd.events(name)[-5:]:
                 events.append(f"{e.get('type', '')} {e.get('reason', '')}: {e.get('message', '')}")
         except errors.ArgoCDError:
             pass
+        resources: list[dict[str, str]] = []
+        try:
+            resources = evidence.unhealthy(self.argocd.resource_tree(name).get("nodes", []))
+        except errors.ArgoCDError as exc:
+            resources = [{"resource": "(resource tree)", "status": "Unknown", "message": str(exc)}]
         ctx = replace(ctx, events=tuple(events), next_steps=outcome.advice())
+        problem = f"the heal did not help: {outcome.reason}"
+        bundle = evidence.bundle(
+            app=result.action.app,
+            problem=problem,
+            heal={
+                "heal_id": result.action.heal_id,
+                "action": result.action.kind.value,
+                "policy": result.action.policy,
+                "reason": result.action.reason,
+                "commit": result.commit or "",
+                "verdict": "failure",
+            },
+            sli_name=ctx.sli_name,
+            sli_window=ctx.sli_window,
+            sli=ctx.sli,
+            events=events,
+            resources=resources,
+            good_revision=ctx.good_revision,
+            bad_revision=ctx.bad_revision,
+            commits=[{"sha": c.sha, "subject": c.subject, "author": c.author} for c in ctx.commits],
+        )
         self.recorder.escalate(
             repo,
             title=message.issue_title(ctx),
-            body=message.issue_body(
-                ctx, problem=f"the heal did not help: {outcome.reason}", templates=self.templates
-            ),
+            body=message.issue_body(ctx, problem=problem, templates=self.templates),
             marker=f"heal-id={result.action.heal_id}",
             app=result.action.app,
+            evidence=bundle,
         )
 
     def resumed(self, heal: model.HealRecord, proposals: Sequence[hist.Proposal]) -> execute.Result:

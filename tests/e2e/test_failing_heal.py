@@ -5,6 +5,7 @@ escalation issue must open, the app's circuit must open from that issue, and no 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -71,6 +72,11 @@ def test_exactly_one_escalation_issue_names_the_app(failed: Failed) -> None:
     assert data is not None and data["app"] == "checkout"
     assert data["heal_id"] == failed.result.action.heal_id
     assert "did not help" in issue["body"]
+    # issue 12 section 5: the evidence bundle, gathered from the real chain (Argo CD emulator, Git)
+    bundle = json.loads(issue["body"].split("```json", 1)[1].split("```", 1)[0])
+    assert bundle["app"] == "checkout" and bundle["heal"]["heal_id"] == failed.result.action.heal_id
+    assert bundle["heal"]["action"] == "rollback" and bundle["commits"]["good_revision"]
+    assert bundle["sli"]["values"] and bundle["argocd"]["events"]
 
 
 def test_the_circuit_opens_from_the_issue(failed: Failed) -> None:
