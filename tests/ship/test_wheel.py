@@ -56,6 +56,25 @@ def run(venv: Path, cwd: Path, *args: str, timeout: float) -> tuple[subprocess.C
     return proc, time.monotonic() - started
 
 
+# What the demo must tell (it used to be checked a second time from source in tests/e2e/test_demo.py).
+STORY = (
+    "1. a good deploy rolls out",
+    "2. a bad deploy of checkout",
+    "SLO availability burning, page tier",
+    "PR #1 opened: rollback (rollback-on-burn",
+    "PR #1 auto-merged (trusted policy)",
+    "3. a load spike on cart",
+    "scale (scale-on-load: replicas 2 -> 6",
+    "scale (scale-on-load: replicas 6 -> 2",
+    "4. live drift on catalog",
+    "opened for review by alice: adopt reconcile (adopt-drift)",
+    "time to recovery",
+    "githeal history: 3 heal(s)",
+    "left open for a human: catalog reconcile PR #2",
+    "demo complete: 3 heal(s) landed, 3 verified, 1 PR(s) left for a human",
+)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_PROMETHEUS, reason="prometheus not installed (make prometheus)")
 def test_installed_wheel_runs_drill_and_demo_from_any_directory(venv: Path, tmp_path: Path) -> None:
@@ -67,5 +86,9 @@ def test_installed_wheel_runs_drill_and_demo_from_any_directory(venv: Path, tmp_
     assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-3000:]
     demo, demo_s = run(venv, elsewhere, "demo", timeout=400)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    for line in STORY:
+        assert line in demo.stdout, f"missing {line!r} in:\n{demo.stdout[-4000:]}"
+    assert demo.stdout.count("githeal/verify=success") == 3
+    assert "✘" not in demo.stdout  # no failure or timeout line
     assert os.listdir(elsewhere) == []  # nothing written into the working directory
     print(f"\nwheel-installed drill bad-deploy (time-scale 0.3): {drill_s:.1f}s; demo: {demo_s:.1f}s")
