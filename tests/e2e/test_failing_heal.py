@@ -5,9 +5,13 @@ escalation issue must open, the app's circuit must open from that issue, and no 
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import healkit
 import pytest
@@ -15,8 +19,10 @@ import pytest
 from bot import model
 from bot.act import execute, message
 from bot.record import history as heal_history
+from bot.record import log
 from bot.sandbox import behaviour as bhv
-from bot.service import cycle
+from bot.sandbox import world as sandbox
+from bot.service import cycle, report
 from bot.verify import watcher
 
 pytestmark = [pytest.mark.slow, pytest.mark.prometheus]
@@ -29,10 +35,45 @@ class Failed:
     result: execute.Result
     outcome: watcher.Outcome
     after: list[cycle.CycleReport]
+    logs: str = ""
+    children: list[str] = field(default_factory=list)  # argv + environment of git/ssh children seen
+
+
+class ChildSampler(threading.Thread):
+    """Samples the command line and environment of every git/ssh process while the story runs
+    (fetches, pushes, clones), as ``ps e`` would show them to another user of the host."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.seen: dict[str, str] = {}
+
+    def run(self) -> None:
+        while not self.stop.wait(0.02):
+            for proc in Path("/proc").iterdir():
+                if not proc.name.isdigit() or proc.name in self.seen:
+                    continue
+                try:
+                    argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    if "git" not in argv and "ssh" not in argv:
+                        continue
+                    env = (proc / "environ").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                self.seen[proc.name] = f"{argv}\n{env}"
 
 
 @pytest.fixture(scope="module")
 def failed() -> Iterator[Failed]:
+    # JSON logs of the whole story, as a log pipeline would receive them
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(log.JsonFormatter())
+    log.LOGGER.addHandler(handler)
+    level = log.LOGGER.level
+    log.LOGGER.setLevel(logging.DEBUG)
+    sampler = ChildSampler()
+    sampler.start()
     with healkit.running() as loop:
         loop.good_then_bad()
         # the provider outage: every checkout image fails from now on, the rollback cannot fix it
@@ -47,7 +88,11 @@ def failed() -> Iterator[Failed]:
         start = len(loop.reports)
         for _ in range(AFTER):
             loop.cycles_until(lambda: False, timeout=0.5, every=0.5)
-        yield Failed(loop, result, outcome, loop.reports[start:])
+        sampler.stop.set()
+        log.LOGGER.removeHandler(handler)
+        log.LOGGER.setLevel(level)
+        children = list(sampler.seen.values())
+        yield Failed(loop, result, outcome, loop.reports[start:], stream.getvalue(), children)
 
 
 def test_verification_fails_because_the_slo_still_burns(failed: Failed) -> None:
@@ -99,3 +144,27 @@ def test_no_second_heal_follows(failed: Failed) -> None:
     held = [s.reason for s in last.plan.skips if s.app == "checkout"]
     assert held and all(("circuit open" in h) or ("never roll back a heal" in h) for h in held), held
     assert model.ActionKind.ROLLBACK not in {a.kind for a in last.plan.actions}
+
+
+def test_no_secret_in_any_output(failed: Failed) -> None:
+    """Issue 9 §6: with known values for every secret the world configures (the Argo CD token and the
+    GitHub token), none appears in logs, metrics, reports, commits, PRs, issues, comments, statuses,
+    the clones' .git/config, or the argv and environment of the git children sampled during the run."""
+    w, rt = failed.loop.world, failed.loop.rt
+    secrets = (sandbox.ARGO_TOKEN, sandbox.GITHUB_TOKEN)
+    assert failed.logs and len(failed.children) > 3  # the scan saw real output and real git children
+    places = {
+        "logs": failed.logs,
+        "metrics": rt.metrics.render().decode()
+        if isinstance(rt.metrics.render(), bytes)
+        else str(rt.metrics.render()),
+        "reports": "\n".join(report.dumps(report.cycle_json(r)) for r in failed.loop.reports),
+        "github": json.dumps(w.github_state()),
+        "commits": healkit.bare_git(w, "log", "--all", "--format=%H%n%B"),
+        "outcome": f"{failed.outcome.reason} {failed.result.detail}",
+        "children": "\n".join(failed.children),
+    }
+    for clone in rt.clones.values():
+        places[f"{clone.path}/.git/config"] = (clone.path / ".git" / "config").read_text()
+    leaks = [(where, s) for where, text in places.items() for s in secrets if s in text]
+    assert leaks == [], leaks
