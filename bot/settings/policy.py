@@ -85,7 +85,7 @@ class RegressionTrigger:
 
     @property
     def looks(self) -> int:
-        """How many times one deploy is tested (window / step): the false-positive bound is split over them."""
+        """Times one deploy is tested (window / step): the false-positive bound is split over them."""
         return max(1, math.ceil(self.window / max(self.step, 1.0)))
 
 

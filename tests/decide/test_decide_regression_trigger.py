@@ -18,11 +18,12 @@ R = triggers.Reading
 C = model.EventCounts
 REG = pol.RegressionTrigger(window=900.0, baseline=1800.0, alpha=0.001, step=30.0)
 CLEAN_BASE = C(10, 10_000)  # 0.1%
+BAD_SINCE = C(300, 1_000)  # 30%
 
 
 def evidence(
     baseline: C | None = CLEAN_BASE,
-    since: C | None = C(300, 1_000),
+    since: C | None = BAD_SINCE,
     *,
     slo: str = "availability",
     revision: str = BAD,
