@@ -287,6 +287,8 @@ class Engine:
             elif r.outcome is execute.Outcome.NOTIFIED:
                 self._notified.add(a.heal_id)
         if not dry_run:
+            for r in execute.landed(results):
+                self._verify(r)  # first: verification asks Argo CD to refresh at once (issue 12 §2)
             for text in plan.escalations:
                 if text not in self._escalated and self._escalate(text):
                     self._escalated.add(text)
@@ -294,8 +296,6 @@ class Engine:
                 # forget what is no longer planned: if it comes back (a human closed the issue), say it again
                 self._escalated &= set(plan.escalations)
                 self._notified &= {a.heal_id for a in plan.actions}
-            for r in execute.landed(results):
-                self._verify(r)
             if history is not None:
                 self._resume(history, now)
         if history is not None:

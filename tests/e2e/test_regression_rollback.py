@@ -1,0 +1,54 @@
+"""A bad deploy (30% errors) is rolled back by the regression trigger (issue 12 §1), on the real
+Prometheus: the SLI since Argo CD's ``deployedAt`` against the minute before it, seconds after the
+deploy, while the burn-rate page tier (60s/15s at 14.4x a 1% budget) still needs its long window to
+pass 14.4% errors: about 29 s at 30%, plus a second cycle.
+"""
+
+from __future__ import annotations
+
+import time
+
+import healkit
+import pytest
+
+from bot import model
+from bot.act import execute
+from bot.sandbox import world as sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.prometheus]
+
+REGRESSION = {"window": "2m", "baseline": "1m", "min_events": 100, "alpha": 0.001}
+
+
+def test_bad_deploy_is_rolled_back_by_regression_before_burn_rate_would_fire() -> None:
+    with healkit.running(sandbox.Options(regression=REGRESSION)) as loop:
+        good, bad = loop.good_then_bad()
+        pushed = time.monotonic()
+
+        def planned() -> list[model.Action]:
+            return [a for rep in loop.reports for a in rep.plan.actions if a.app == "checkout"]
+
+        assert loop.cycles_until(lambda: bool(planned()), timeout=40, every=1.0)
+        detected = time.monotonic() - pushed
+        action = planned()[0]
+        assert action.policy == "rollback-on-regression", action.reason
+        assert action.kind is model.ActionKind.ROLLBACK
+        assert action.params["bad_revision"] == bad
+        assert action.heal_id == model.heal_id("checkout", "rollback", bad)  # the burn-rate one's incident
+        assert "regression of availability since" in action.reason
+        assert any("since the deploy vs" in line and "p=" in line for line in action.evidence)
+        # the burn-rate page tier was not firing when the regression rolled back
+        firing = loop.reports[-1].snapshot.apps["checkout"].slos
+        assert not any(r.page for r in firing), [r.reason for r in firing]
+        # the commit's push, Argo CD's poll (1s) and the 2s rollout are in this too
+        assert detected < 20, detected
+        print(f"regression rollback planned {detected:.1f}s after the bad commit")
+
+        def synced() -> bool:
+            merged = [r for r in loop.results() if r.outcome is execute.Outcome.MERGED]
+            return bool(merged) and loop.synced_healthy("checkout", merged[0].commit or "")
+
+        assert loop.cycles_until(synced, timeout=40), [r.detail for r in loop.results()]
+        workloads = loop.world.live("checkout").get("workloads") or []
+        assert any(healkit.GOOD in w["images"].values() for w in workloads), workloads
+        assert good != bad
