@@ -85,8 +85,9 @@ def table(report: DrillReport, width: int = 120) -> str:
     for r in report.runs:
         ratio = "-" if r.error_ratio is None else f"{r.error_ratio:.1%} / {r.peak_error_ratio or 0:.1%}"
         rec = _fmt(r.mttr) if r.recovered else f"not recovered in {r.watched or 0:.0f}s"
-        t.add_row(str(r.number), _fmt(r.live), _fmt(r.detect), _fmt(r.commit), _fmt(r.synced), rec, r.action or "-", ratio,
-                  "; ".join(r.exceeded) or ("-" if report.baseline else "ok"))  # fmt: skip
+        phases = (_fmt(r.live), _fmt(r.detect), _fmt(r.commit), _fmt(r.synced), rec)
+        verdict = "; ".join(r.exceeded) or ("-" if report.baseline else "ok")
+        t.add_row(str(r.number), *phases, r.action or "-", ratio, verdict)
     if len(report.runs) > 1:
         m = report.median
         medians = (_fmt(m("live")), _fmt(m("detect")), _fmt(m("commit")), _fmt(m("synced")), _fmt(m("mttr")))
