@@ -126,3 +126,16 @@ def test_baseline_gitops_alone_does_not_recover() -> None:
 
 def test_world_apps_match_the_scenarios() -> None:
     assert {sc.app for sc in scn.load_all().values()} <= set(sandbox.APPS)
+
+
+def test_drill_defaults_to_the_regression_trigger_and_5s_scrapes() -> None:
+    sc = scn.load_all()["bad-deploy"]
+    opts = drill.world_options(sc, baseline=False, tuning=drill.Tuning())
+    assert opts.scrape_interval == "5s" and opts.regression == drill.REGRESSION
+    burn = drill.world_options(sc, baseline=False, tuning=drill.Tuning(trigger="burn-rate"))
+    assert burn.regression is None
+    assert drill.world_options(sc, baseline=True, tuning=drill.Tuning()).regression is None
+    policy = sandbox.regression_policy(drill.REGRESSION)
+    assert policy["when"] == {"regression": drill.REGRESSION} and policy["do"] == {
+        "rollback": {"strategy": "revert"}
+    }
