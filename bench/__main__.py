@@ -1,6 +1,7 @@
 """``python -m bench [NAME ...] [--quick]``: run the benchmarks (cycle, edit, memory, config, scale, heal).
 
-Without names every benchmark runs, in order. ``--quick`` uses tiny sizes (the smoke test's path).
+Without names every benchmark runs, in order, except ``mttr`` (drills in sandbox worlds: minutes even
+with ``--quick``), which runs when named. ``--quick`` uses tiny sizes (the smoke test's path).
 Benchmarks print figures and ratios for people to read; they never pass or fail on a number.
 """
 
@@ -11,9 +12,10 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import config, cycle, edit, heal, memory, scale
+from bench import config, cycle, edit, heal, memory, mttr, scale
 
-NAMES = ("cycle", "edit", "memory", "config", "scale", "heal")
+NAMES = ("cycle", "edit", "memory", "config", "scale", "heal", "mttr")
+DEFAULT = NAMES[:-1]  # mttr only when named
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     out = sys.stdout
-    for name in args.names or NAMES:
+    for name in args.names or DEFAULT:
         started = time.perf_counter()
         if name == "cycle":
             cycle.main((5, 20) if args.quick else cycle.SIZES, repeats=2 if args.quick else 5, out=out)
@@ -39,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             scale.main((10, 30) if args.quick else scale.SIZES, repeats=2 if args.quick else 5, out=out)
         elif name == "heal":
             heal.main(*((50, 100, 3) if args.quick else (10_000, 20_000, 20)), out=out)
+        elif name == "mttr":
+            # quick: one run per setup, time scaled to a third (a shorter clean baseline and hold)
+            quick = {"time_scale": 0.34, "baseline_limit": 60.0} if args.quick else {}
+            mttr.main(1 if args.quick else 5, out=out, **quick)
         out.write(f"  ({name}: {time.perf_counter() - started:.1f}s)\n\n")
         out.flush()
     return 0

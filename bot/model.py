@@ -302,6 +302,7 @@ class DeployEvidence:
     baseline: EventCounts | None = None
     since: EventCounts | None = None
     error: str = ""
+    budget: float = 0.001  # the SLO's 1 - objective: the least increase that counts as a regression
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ tests can show each one allowing and blocking. Must not do I/O, read the clock o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,12 +59,19 @@ class Blast:
     escalation: str
 
 
-def blast_radius(snapshot: model.Snapshot, guardrails: pol.Guardrails) -> Blast | None:
+def blast_radius(
+    snapshot: model.Snapshot, guardrails: pol.Guardrails, also: Mapping[str, str] | None = None
+) -> Blast | None:
     """One escalation when too many apps breach at once: the cause is likely shared, not per app.
 
+    ``also``: apps breaching by another reading than their burn-rate tiers and health (a regression
+    trigger firing right after a deploy): a fleet-wide regression is a shared cause, not N rollbacks.
     The share rule needs at least two breaching apps, so a lone app (or a one-app fleet) can heal.
     """
     why = {app: reason for app, obs in snapshot.apps.items() if (reason := breaching(obs)) is not None}
+    for app, reason in (also or {}).items():
+        if app in snapshot.apps:
+            why.setdefault(app, reason)
     count, observed = len(why), len(snapshot.apps)
     if count == 0:
         return None
@@ -76,7 +84,7 @@ def blast_radius(snapshot: model.Snapshot, guardrails: pol.Guardrails) -> Blast 
     if not limits:
         return None
     apps = tuple(sorted(why))
-    health = sum(1 for a in apps if not why[a].startswith("SLO "))
+    health = sum(1 for a in apps if not why[a].startswith(("SLO ", "regression ")))
     if health * 2 > count:
         cause = "the cluster or Argo CD itself (most report Degraded/Missing health)"
     else:

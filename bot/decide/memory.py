@@ -91,7 +91,8 @@ def _recommend(
 
 
 def _derived(trigger: object) -> bool:
-    return not isinstance(trigger, pol.HealthTrigger | pol.OutOfSyncTrigger)
+    # Argo CD state and deploy evidence are read at the newest instant only: no past to derive from
+    return not isinstance(trigger, pol.HealthTrigger | pol.OutOfSyncTrigger | pol.RegressionTrigger)
 
 
 def steps_needed(policies: Iterable[pol.Policy]) -> int:

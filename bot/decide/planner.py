@@ -61,7 +61,7 @@ def plan(
     apps = apps or {}
     if memory.at is None or memory.at < snapshot.at:
         memory = mem.remember(memory, snapshot, policies, apps=apps)
-    blast = guard.blast_radius(snapshot, guardrails)
+    blast = guard.blast_radius(snapshot, guardrails, also=_regressing(snapshot, policies, apps))
     if blast is not None and history.paused is not None and (not history.paused or "*" in history.paused):
         blast = replace(blast, escalation="")  # the kill switch says: do nothing, not even escalate
     skips: list[model.Skip] = []
@@ -100,6 +100,27 @@ def plan(
     actions = _spend_budget(winners, guardrails, history, now, skips)
     unique = tuple(dict.fromkeys(escalations))
     return model.Plan(at=now, actions=tuple(actions), skips=tuple(skips), escalations=unique)
+
+
+def _regressing(
+    snapshot: model.Snapshot, policies: Sequence[pol.Policy], apps: Mapping[str, tree.AppSpec]
+) -> dict[str, str]:
+    """Apps a regression trigger fires on this cycle: they breach for the blast-radius guard too, so a
+    regression of many apps at once (a shared dependency, a bad base image everywhere) is held."""
+    out: dict[str, str] = {}
+    for app, obs in snapshot.apps.items():
+        spec = apps.get(app)
+        for policy in policies:
+            if not isinstance(policy.trigger, pol.RegressionTrigger) or app in out:
+                continue
+            if spec is not None and spec.policies is not None and policy.name not in spec.policies:
+                continue
+            if triggers.selects(policy, obs) is not True:
+                continue
+            signal = triggers.read(policy.trigger, obs)
+            if signal.reading is triggers.Reading.FIRING:
+                out[app] = signal.note
+    return out
 
 
 def _one_per_app(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot import model
+from bot.decide import regression
 from bot.settings import policy as pol
 
 S = model.SampleState
@@ -138,8 +139,48 @@ def _load(trigger: pol.LoadTrigger, obs: model.AppObservation) -> Signal:
     return Signal(Reading.CLEAR)
 
 
+def regression_rules(trigger: pol.RegressionTrigger, budget: float) -> regression.Rules:
+    """The statistics' discipline for one SLO: one look per evaluation step over the analysis window."""
+    return regression.Rules(
+        alpha=trigger.alpha,
+        looks=trigger.looks,
+        min_ratio=trigger.min_ratio,
+        min_increase=trigger.min_increase,
+        budget=budget,
+        min_events=trigger.min_events,
+    )
+
+
+def _regression(trigger: pol.RegressionTrigger, obs: model.AppObservation) -> Signal:
+    """FIRING when one SLO's counts since the deploy regressed against its baseline; HOLD while the
+    evidence cannot say (too few events, no or a bad baseline, unusable data); CLEAR otherwise."""
+    if obs.status is None:
+        return Signal(Reading.HOLD, note=f"Argo CD status unreadable: {obs.error or 'unknown error'}")
+    current = [d for d in obs.deploys if d.revision == obs.status.revision]
+    evidence = [d for d in current if not trigger.slos or d.slo in trigger.slos]
+    if not evidence:
+        return Signal(Reading.CLEAR)  # no deploy within the window (or none of the wanted SLOs)
+    held: list[str] = []
+    for d in evidence:
+        if d.error or d.baseline is None or d.since is None:
+            held.append(f"{d.slo}: {d.error or 'no data'}")
+            continue
+        result = regression.judge(d.baseline, d.since, regression_rules(trigger, d.budget))
+        if result.regressed:
+            rev = d.revision[:7]
+            fact = f"{d.slo} after deploy of {rev} {model.format_duration(d.age)} ago: {result.detail}"
+            return Signal(Reading.FIRING, (fact,), note=f"regression of {d.slo} since {rev}")
+        if result.verdict is not regression.Verdict.CLEAN:
+            held.append(f"{d.slo} {result.verdict}: {result.detail}")
+    if held:
+        return Signal(Reading.HOLD, note="; ".join(held))
+    return Signal(Reading.CLEAR)
+
+
 def read(trigger: pol.Trigger, obs: model.AppObservation) -> Signal:
     """This cycle's reading of ``trigger`` for one app."""
+    if isinstance(trigger, pol.RegressionTrigger):
+        return _regression(trigger, obs)
     if isinstance(trigger, pol.SloTrigger):
         return _slo(trigger, obs)
     if isinstance(trigger, pol.ThresholdTrigger):
@@ -155,7 +196,7 @@ def needed(trigger: pol.Trigger) -> tuple[int, float]:
     """(consecutive cycles, continuous seconds) the trigger needs before it may act."""
     if isinstance(trigger, pol.HealthTrigger | pol.OutOfSyncTrigger):
         return 1, trigger.duration
-    return max(trigger.cycles, 1), 0.0
+    return max(trigger.cycles, 1), 0.0  # a regression trigger has cycles == 1
 
 
 def summary(trigger: pol.Trigger, count: int, held: float, signal: Signal) -> str:

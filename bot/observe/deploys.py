@@ -130,7 +130,9 @@ def _evidence(
     error: str = "",
 ) -> Evidence:
     when = datetime.fromtimestamp(deploy.at, UTC)
-    data = model.DeployEvidence(slo.name, deploy.revision, when, at - deploy.at, baseline, since, error)
+    data = model.DeployEvidence(
+        slo.name, deploy.revision, when, at - deploy.at, baseline, since, error, budget=slo.budget
+    )
     return Evidence(deploy.app, data)
 
 

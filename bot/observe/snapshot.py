@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from bot import errors, model
 from bot.clients import argoapp, argocd, prometheus
-from bot.observe import collect
+from bot.observe import collect, deploys
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class Sources:
     load_query: str | None = None
     replicas_query: str | None = None
     instants: int = 1  # evaluation steps observed per cycle (the longest ``cycles:`` of the policies)
+    # the regression trigger's windows (the longest of the policies); 0: no policy needs deploy evidence
+    deploy_window: float = 0.0
+    deploy_baseline: float = 0.0
 
 
 def _named(wanted: str, index: Index) -> list[model.AppStatus]:
@@ -161,12 +164,53 @@ def _readings(
     return reports, loads, replicas, [e for e in (load_err, reps_err) if e]
 
 
+def _deploys(
+    sources: Sources,
+    chosen: Sequence[Target],
+    statuses: Mapping[str, tuple[model.AppStatus | None, str]],
+    at: float,
+) -> dict[str, tuple[model.DeployEvidence, ...]]:
+    """Deploy evidence for the apps whose synced revision went live within the regression window:
+    batched by ``deploys.collect`` (one query per SLO and deploy age), keyed by the bot's app name."""
+    if sources.deploy_window <= 0:
+        return {}
+    recent: dict[str, deploys.Deploy] = {}
+    names: dict[str, Target] = {}
+    for t in chosen:
+        status = statuses[t.app][0]
+        found = deploys.last_deploy(status) if status is not None else None
+        if found is not None and 0 <= at - found.at <= sources.deploy_window + sources.step:
+            recent[t.metric] = deploys.Deploy(t.metric, found.revision, found.at)
+            names[t.metric] = t
+    if not recent:
+        return {}
+    wanted = {name for t in names.values() for name in t.slos}
+    slos = [s for s in sources.slos if s.name in wanted]
+    found_ev = deploys.collect(
+        sources.prometheus,
+        slos,
+        recent,
+        at,
+        step=sources.step,
+        window=sources.deploy_window,
+        baseline=sources.deploy_baseline,
+        timeout=sources.timeout,
+    )
+    out: dict[str, list[model.DeployEvidence]] = {}
+    for ev in found_ev:
+        t = names[ev.app]
+        if ev.data.slo in t.slos:
+            out.setdefault(t.app, []).append(ev.data)
+    return {app: tuple(items) for app, items in out.items()}
+
+
 def _observations(
     chosen: Sequence[Target],
     statuses: Mapping[str, tuple[model.AppStatus | None, str]],
     reports: Mapping[str, tuple[model.SLOReport, ...]],
     load: Mapping[str, float],
     reps: Mapping[str, float],
+    evidence: Mapping[str, tuple[model.DeployEvidence, ...]] | None = None,
 ) -> dict[str, model.AppObservation]:
     apps: dict[str, model.AppObservation] = {}
     for t in chosen:
@@ -179,6 +223,7 @@ def _observations(
             error=why,
             load_per_replica=load.get(t.metric),
             replicas=round(replicas) if replicas is not None else None,
+            deploys=(evidence or {}).get(t.app, ()),
         )
     return apps
 
@@ -223,6 +268,7 @@ def observe(
     for err in errs:
         fail("prometheus", err)
     picked = {t.app: (None, argo_error) if argo_error else _pick(t, index) for t in chosen}
+    evidence = _deploys(sources, chosen, picked, at)
 
     def seen(t: float) -> dict[str, model.AppObservation]:
         return _observations(chosen, picked, reports.get(t, {}), loads.get(t, {}), replicas.get(t, {}))
@@ -234,9 +280,12 @@ def observe(
         for t in sorted(reports)
         if t != at
     )
+    newest = _observations(
+        chosen, picked, reports.get(at, {}), loads.get(at, {}), replicas.get(at, {}), evidence
+    )
     return model.Snapshot(
         at=datetime.fromtimestamp(at, UTC),
-        apps=MappingProxyType(seen(at)),
+        apps=MappingProxyType(newest),
         errors=tuple(problems),
         history=past,
     )

@@ -36,11 +36,28 @@ def demo(keep: bool) -> None:
     help="Shrink the scenario's delays, hold times and limits (e.g. 0.3 for a quick run).",
 )
 @click.option("--limit", type=click.FloatRange(1.0), help="Override the run's total time limit (seconds).")
+@click.option(
+    "--trigger",
+    type=click.Choice(drills.TRIGGERS),
+    default="regression",
+    show_default=True,
+    help="regression: roll back on a regression since the deploy; burn-rate: burn-rate policies only.",
+)
+@click.option("--scrape-interval", default=5.0, show_default=True, type=click.FloatRange(0.5, 60.0))
 def drill(
-    scenario: str, repeat: int, baseline: bool, output: str, time_scale: float, limit: float | None
+    scenario: str,
+    repeat: int,
+    baseline: bool,
+    output: str,
+    time_scale: float,
+    limit: float | None,
+    trigger: str,
+    scrape_interval: float,
 ) -> None:
     """Chaos drill: play SCENARIO (a name such as bad-deploy, or a file) and measure detection and MTTR."""
-    tuning = drills.Tuning(time_scale=time_scale, limit=limit)
+    tuning = drills.Tuning(
+        time_scale=time_scale, limit=limit, trigger=trigger, scrape_interval=f"{scrape_interval:g}s"
+    )
     code = drills.main(scenario, repeat=repeat, baseline=baseline, output_format=output, tuning=tuning)
     if code:
         raise SystemExit(code)

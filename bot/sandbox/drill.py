@@ -33,16 +33,24 @@ table = mttr.table
 CREATED = ("committed", "merged", "synced", "automerge", "proposed")  # execute.Outcome values
 
 
+TRIGGERS = ("regression", "burn-rate")
+# the regression trigger of the drill: a deploy is analysed for 2 minutes against the minute before it
+REGRESSION: dict[str, Any] = {"window": "2m", "baseline": "1m", "min_events": 100, "alpha": 0.001}
+
+
 @dataclass(frozen=True)
 class Tuning:
     """``time_scale`` shrinks step offsets and delays, the recovery hold and the limits alike (tests use
-    ~0.3); ``limit`` overrides the total limit in seconds after scaling."""
+    ~0.3); ``limit`` overrides the total limit in seconds after scaling. ``trigger``: ``regression`` adds
+    the regression rollback policy in front of the burn-rate ones; ``burn-rate`` leaves them alone."""
 
     time_scale: float = 1.0
     limit: float | None = None
-    interval: float = 2.0  # the bot's cycle
-    poll: float = 0.5
+    interval: float = 1.0  # the bot's cycle
+    poll: float = 0.25
     error_window: str = "15s"
+    scrape_interval: str = "5s"  # Prometheus's (issue 12 §2: the MTTR target holds at 5 s scrapes)
+    trigger: str = "regression"
 
 
 def resolve(name_or_path: str | Path) -> scn.Scenario:
@@ -57,7 +65,9 @@ def resolve(name_or_path: str | Path) -> scn.Scenario:
 
 
 def world_options(sc: scn.Scenario, baseline: bool, tuning: Tuning) -> sandbox.Options:
-    opts = sandbox.Options(bot=not baseline, interval=tuning.interval)
+    opts = sandbox.Options(bot=not baseline, interval=tuning.interval, scrape_interval=tuning.scrape_interval)
+    if not baseline and tuning.trigger == "regression":
+        opts.regression = REGRESSION
     if sc.workload:
         opts.workload = {w.name: w for w in sc.workload}
     opts.behaviours = dict(sc.behaviours)
@@ -78,6 +88,26 @@ def world_options(sc: scn.Scenario, baseline: bool, tuning: Tuning) -> sandbox.O
         }
     opts.policy_overrides = overrides
     return opts
+
+
+def windows(w: sandbox.World, baseline: bool, tuning: Tuning) -> dict[str, Any]:
+    """What the run used, read back from the World's config: scrape interval, trigger and windows."""
+    cfg = w.config()
+    prom = cfg["prometheus"]
+    used: dict[str, Any] = {
+        "scrape_interval": prom["scrape_interval"],
+        "step": prom["step"],
+        "cycle": f"{tuning.interval:g}s",
+        "argocd_poll": f"{w.options.argo_poll:g}s",
+        "trigger": "none (GitOps alone)" if baseline else tuning.trigger,
+        "burn_rate_windows": [
+            {k: v[k] for k in ("severity", "long", "short", "factor")} for v in cfg["slos"][0]["windows"]
+        ],
+    }
+    reg = next((p for p in cfg["policies"] if "regression" in p["when"]), None)
+    if reg is not None:
+        used["regression"] = dict(reg["when"]["regression"])
+    return used
 
 
 def bad_step(sc: scn.Scenario) -> int:
@@ -208,6 +238,9 @@ class _Drill:
 
     def _watch(self, t: float) -> None:
         r, app, t_bad = self.run, self.sc.app, self.t_bad or 0.0
+        if r.live is None and "synced" in self.events and self.events["synced"] >= t_bad:
+            r.live = round(self.events["synced"] - t_bad, 2)
+            self.note("bad change live (Argo CD synced it)")
         for at, rep in self.reports[self.seen :]:
             self.seen += 1
             if at < t_bad:
@@ -241,13 +274,20 @@ class _Drill:
         if ratio is not None:
             r.error_ratio = round(ratio, 4)
             r.peak_error_ratio = max(r.peak_error_ratio or 0.0, r.error_ratio)
-        if not self._conditions(ratio):
+        ago = self.w.sim.since_last_failure(app)
+        failed_at = None if ago is None else t - ago
+        if failed_at is not None and failed_at >= t_bad:
+            r.last_failure = round(failed_at - t_bad, 2)
+        if not self._conditions(ratio, ago):
             self.broken, self.holding = True, None
         elif self.broken and self.holding is None:
             self.holding = t
         hold = self.sc.expect.recovered.hold * self.tuning.time_scale
         if self.holding is not None and t - self.holding >= hold:
-            r.recovered, r.mttr = True, round(self.holding - t_bad, 2)
+            # recovered when the workload stopped failing: its last failed request (the other
+            # conditions, e.g. Argo CD Synced, confirm it for the hold), not a rate window draining
+            end = failed_at if failed_at is not None and failed_at >= t_bad else self.holding
+            r.recovered, r.mttr = True, round(end - t_bad, 2)
             self.note("recovered")
 
     def _contains(self, revision: str, commit: str) -> bool:
@@ -269,13 +309,15 @@ class _Drill:
         fails = f'sum(rate(http_requests_total{{{sel},code=~"5.."}}[{w}]))'
         return self._query(f"{fails} / sum(rate(http_requests_total{{{sel}}}[{w}]))")
 
-    def _conditions(self, ratio: float | None) -> bool:
+    def _conditions(self, ratio: float | None, since_failure: float | None) -> bool:
         rec, app = self.sc.expect.recovered, self.sc.app
         a = self.w.argo_app(app)
         live = self.w.live(app)
         workloads = live.get("workloads") or []
+        # errors: the workload itself says whether it still fails (no request failed for two polls)
+        fresh = 2 * self.tuning.poll
         checks = [
-            rec.error_ratio_below is None or (ratio is not None and ratio < rec.error_ratio_below),
+            rec.error_ratio_below is None or since_failure is None or since_failure > fresh,
             rec.health is None or a["health"] == rec.health,
             rec.sync is None or a["sync"] == rec.sync,
             not rec.live_matches_git or a["sync"] == "Synced",
@@ -330,6 +372,7 @@ def run(
     for number in range(1, repeat + 1):
         r = mttr.Run(number, baseline)
         with sandbox.World(world_options(sc, baseline, tuning)) as w:
+            report.used = windows(w, baseline, tuning)
             _Drill(sc, w, r, tuning).play()
         report.runs.append(r)
         if output is not None:

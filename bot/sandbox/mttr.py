@@ -14,7 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-PHASES = ("detect", "commit", "synced", "recovered")
+# live: Argo CD synced the bad change; recovered: the workload's last failed request (issue 12 §2)
+PHASES = ("live", "detect", "commit", "synced", "recovered")
 
 
 @dataclass
@@ -22,10 +23,12 @@ class Run:
     number: int
     baseline: bool
     recovered: bool = False
+    live: float | None = None  # the bad change live: Argo CD synced it
     detect: float | None = None
     commit: float | None = None
     synced: float | None = None
-    mttr: float | None = None  # bad step -> the moment the recovery conditions started to hold for good
+    mttr: float | None = None  # bad step -> the workload's last failed request (then conditions held)
+    last_failure: float | None = None  # the newest failed request seen, seconds after the bad step
     action: str | None = None
     heal_id: str | None = None
     heal_commit: str | None = None  # the commit on main that carries the heal's Heal-Id
@@ -45,6 +48,7 @@ class DrillReport:
     app: str
     baseline: bool
     runs: list[Run]
+    used: dict[str, Any] = field(default_factory=dict)  # scrape interval, trigger and windows of the runs
 
     def median(self, name: str) -> float | None:
         values = [v for r in self.runs if (v := getattr(r, name)) is not None]
@@ -55,6 +59,7 @@ class DrillReport:
             "scenario": self.scenario,
             "app": self.app,
             "mode": "baseline" if self.baseline else "bot",
+            **self.used,
             "recovered": sum(r.recovered for r in self.runs),
             "median": {p: self.median("mttr" if p == "recovered" else p) for p in PHASES},
             "runs": [asdict(r) for r in self.runs],
@@ -69,18 +74,23 @@ def table(report: DrillReport, width: int = 120) -> str:
     out = StringIO()
     console = Console(file=out, width=width, force_terminal=False, color_system=None)
     mode = "baseline: GitOps alone" if report.baseline else "githeal"
-    t = Table(title=f"drill {report.scenario} ({report.app}, {mode}); seconds from the bad change")
-    columns = ("run", "detect", "commit/PR", "synced", "recovered (MTTR)", "action", "error ratio last/peak")
+    used = report.used
+    how = f", trigger {used['trigger']}, scrapes {used['scrape_interval']}" if used else ""
+    t = Table(title=f"drill {report.scenario} ({report.app}, {mode}{how}); seconds from the bad change")
+    columns = (
+        "run", "live", "detect", "commit/PR", "synced", "recovered (MTTR)", "action", "error ratio last/peak"
+    )  # fmt: skip
     for col in (*columns, "limits"):
         t.add_column(col)
     for r in report.runs:
         ratio = "-" if r.error_ratio is None else f"{r.error_ratio:.1%} / {r.peak_error_ratio or 0:.1%}"
         rec = _fmt(r.mttr) if r.recovered else f"not recovered in {r.watched or 0:.0f}s"
-        t.add_row(str(r.number), _fmt(r.detect), _fmt(r.commit), _fmt(r.synced), rec, r.action or "-", ratio,
-                  "; ".join(r.exceeded) or ("-" if report.baseline else "ok"))  # fmt: skip
+        phases = (_fmt(r.live), _fmt(r.detect), _fmt(r.commit), _fmt(r.synced), rec)
+        verdict = "; ".join(r.exceeded) or ("-" if report.baseline else "ok")
+        t.add_row(str(r.number), *phases, r.action or "-", ratio, verdict)
     if len(report.runs) > 1:
         m = report.median
-        medians = (_fmt(m("detect")), _fmt(m("commit")), _fmt(m("synced")), _fmt(m("mttr")))
+        medians = (_fmt(m("live")), _fmt(m("detect")), _fmt(m("commit")), _fmt(m("synced")), _fmt(m("mttr")))
         t.add_row("median", *medians, "", "", "")
     console.print(t)
     return out.getvalue()

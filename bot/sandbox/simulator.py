@@ -47,6 +47,7 @@ class _AppState:
     observed: int = 0
     images: tuple[str, ...] | None = None
     progressing_until: float = -math.inf
+    last_failure: float | None = None  # simulated time of the newest failed (5xx) request
 
 
 class Simulator:
@@ -177,6 +178,8 @@ class Simulator:
         st.counts["503"] = min(math.floor(st.expected["503"]), total - st.counts["500"])
         st.counts["200"] = total - st.counts["500"] - st.counts["503"]
         shed = st.counts["503"] - old["503"]
+        if st.counts["500"] > old["500"] or shed > 0:
+            st.last_failure = self.now + seg  # within this segment: its end, at the ticker's resolution
         self._observe(st, outcome.latency, n - shed)
         self._observe(st, outcome.shed_latency, shed)
 
@@ -222,6 +225,13 @@ class Simulator:
                 return "Healthy"
             return "Progressing" if self._live.get(app) is None else self._outcome(self._apps[app]).health
 
+    def since_last_failure(self, app: str) -> float | None:
+        """Seconds since the app last failed a request (a 500 or a shed 503); None if it never did.
+        What a drill calls recovered: the workload stopped failing, not a rate window draining."""
+        with self._lock:
+            last = self._state(app).last_failure
+            return None if last is None else max(0.0, self.now - last)
+
     def requests(self, app: str) -> dict[str, int]:
         with self._lock:
             return dict(self._state(app).counts)
@@ -241,6 +251,7 @@ class Simulator:
                     "revision": live.get("revision") if live else None,
                     "health": "Progressing" if live is None else o.health,
                     "requests": dict(st.counts),
+                    "last_failure": st.last_failure,
                 }
             return {
                 "now": self.now,

@@ -90,9 +90,26 @@ class Options:
     interval: float = 2.0  # githeal cycle
     bot: bool = True  # False: GitOps alone (the drill baseline); no policies
     policy_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # a regression trigger (``when: {regression: ...}`` body) for a rollback policy placed before the others
+    regression: Mapping[str, Any] | None = None
+    argo_poll_jitter: float = 0.2
     # apps without automated sync: Argo CD auto-syncs an OutOfSync app to any revision it has not
     # synced yet, so in a monorepo the next unrelated commit would erase live drift on automated apps
     manual_sync: frozenset[str] = frozenset()
+
+
+def regression_policy(trigger: Mapping[str, Any]) -> dict[str, Any]:
+    """Roll back checkout or cart when an SLO regressed since its deploy (issue 12 §1)."""
+    return {
+        "name": "rollback-on-regression",
+        "apps": ["checkout", "cart"],
+        "when": {"regression": dict(trigger)},
+        "do": {"rollback": {"strategy": "revert"}},
+        "mode": "auto",
+        "merge": "pr-automerge",
+        "cooldown": "2m",
+        "pr": {"labels": ["githeal", "rollback"]},
+    }
 
 
 class World:
@@ -141,7 +158,9 @@ class World:
             apps,
             tokens=[ARGO_TOKEN],
             settings=controller.Settings(
-                poll_interval=self.options.argo_poll, poll_jitter=0.2, sync_duration=0.5
+                poll_interval=self.options.argo_poll,
+                poll_jitter=self.options.argo_poll_jitter,
+                sync_duration=0.5,
             ),
             model=workload.DefaultModel(rollout_delay=self.options.rollout_delay, progress_deadline=20),
             health_callback=lambda app: holder[0].health(app) if holder else None,
@@ -270,6 +289,8 @@ class World:
                 "pr": {"labels": ["githeal", "drift"], "reviewers": [HUMAN]},
             },
         ]
+        if o.regression is not None:
+            policies.insert(0, regression_policy(o.regression))
         for p in policies:
             p.update(o.policy_overrides.get(p["name"], {}))
         return {

@@ -26,6 +26,7 @@ from bot.decide import planner
 from bot.observe import fleet, snapshot, trend
 from bot.record import log, metrics
 from bot.service import ledger, shards, wiring
+from bot.settings import policy as pol
 from bot.settings import tree
 from bot.verify import run, watcher
 
@@ -74,6 +75,7 @@ class Engine:
             s, rt.clones, rt.github, bot_logins=frozenset({"githeal", "githeal[bot]"})
         )
         self.targets = targets(rt)
+        regressions = pol.regression_triggers(s.policies)  # deploy evidence is read only when asked for
         self.sources = snapshot.Sources(
             argocd=rt.argocd,
             prometheus=rt.prometheus,
@@ -86,6 +88,8 @@ class Engine:
             load_query=s.prometheus.load_query,
             replicas_query=s.prometheus.replicas_query,
             instants=mem.steps_needed(s.policies),
+            deploy_window=max((t.window for t in regressions), default=0.0),
+            deploy_baseline=max((t.baseline for t in regressions), default=0.0),
         )
         self.tools = execute.Tools(s, rt.clones, rt.argocd, rt.github, rt.clock, sli=self._sli)
         self._stopping = threading.Event()
@@ -283,6 +287,8 @@ class Engine:
             elif r.outcome is execute.Outcome.NOTIFIED:
                 self._notified.add(a.heal_id)
         if not dry_run:
+            for r in execute.landed(results):
+                self._verify(r)  # first: verification asks Argo CD to refresh at once (issue 12 §2)
             for text in plan.escalations:
                 if text not in self._escalated and self._escalate(text):
                     self._escalated.add(text)
@@ -290,8 +296,6 @@ class Engine:
                 # forget what is no longer planned: if it comes back (a human closed the issue), say it again
                 self._escalated &= set(plan.escalations)
                 self._notified &= {a.heal_id for a in plan.actions}
-            for r in execute.landed(results):
-                self._verify(r)
             if history is not None:
                 self._resume(history, now)
         if history is not None:

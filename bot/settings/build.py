@@ -293,8 +293,45 @@ def _trigger(b: Build, when: rules.When, doc: locate.Document, loc: locate.Loc) 
                 doc.problem((*loc, "threshold", "slo"), f"SLO {found[0].name!r} is not a threshold SLI")
             )
         return policy.ThresholdTrigger(when.threshold.slo, when.threshold.cycles)
+    if when.regression is not None:
+        return _regression(b, when.regression, doc, (*loc, "regression"))
     assert when.load is not None  # schema: exactly one trigger
     return policy.LoadTrigger(when.load.per_replica_above, when.load.cycles)
+
+
+def _regression(
+    b: Build, r: rules.RegressionTrigger, doc: locate.Document, loc: locate.Loc
+) -> policy.RegressionTrigger:
+    for k, name in enumerate(r.slos):
+        found = b.slos.get(name)
+        if found is None:
+            known = ", ".join(sorted(n for n, v in b.slos.items() if v[0].kind != "threshold")) or "none"
+            b.problems.append(doc.problem((*loc, "slos", k), f"unknown SLO {name!r} (ratio SLOs: {known})"))
+        elif found[0].kind == "threshold":
+            b.problems.append(
+                doc.problem(
+                    (*loc, "slos", k), f"SLO {name!r} is a threshold SLI: regression needs a ratio SLO"
+                )
+            )
+    step = b.config.prometheus.step
+    if r.window < step:
+        b.problems.append(
+            doc.problem(
+                (*loc, "window"),
+                f"window {model.format_duration(r.window)} is shorter than the evaluation step "
+                f"{model.format_duration(step)}: a deploy would never be analysed",
+            )
+        )
+    return policy.RegressionTrigger(
+        window=r.window,
+        baseline=r.baseline,
+        alpha=r.alpha,
+        min_ratio=r.min_ratio,
+        min_increase=r.min_increase,
+        min_events=r.min_events,
+        slos=tuple(r.slos),
+        step=step,
+    )
 
 
 def _remedy(do: rules.Do) -> policy.Remedy:

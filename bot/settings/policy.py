@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 import fnmatch
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -67,7 +68,33 @@ class LoadTrigger:
     cycles: int
 
 
-Trigger = SloTrigger | HealthTrigger | OutOfSyncTrigger | ThresholdTrigger | LoadTrigger
+@dataclass(frozen=True)
+class RegressionTrigger:
+    """An app's ratio SLOs since its last deploy are significantly worse than in a baseline before it
+    (``decide.regression``). Level-triggered on one cycle: the statistics carry the discipline."""
+
+    window: float  # seconds after a deploy during which it is analysed
+    baseline: float  # seconds before the deploy it is compared with
+    alpha: float = 0.001
+    min_ratio: float = 2.0
+    min_increase: float = 0.0
+    min_events: float = 100.0
+    slos: tuple[str, ...] = ()  # empty: any ratio SLO of the app
+    step: float = 30.0  # the evaluation step: one look at a deploy per step
+    cycles: int = 1
+
+    @property
+    def looks(self) -> int:
+        """Times one deploy is tested (window / step): the false-positive bound is split over them."""
+        return max(1, math.ceil(self.window / max(self.step, 1.0)))
+
+
+Trigger = SloTrigger | HealthTrigger | OutOfSyncTrigger | ThresholdTrigger | LoadTrigger | RegressionTrigger
+
+
+def regression_triggers(policies: Iterable[Policy]) -> tuple[RegressionTrigger, ...]:
+    """The regression triggers of ``policies`` (observe reads deploy evidence only when there is one)."""
+    return tuple(p.trigger for p in policies if isinstance(p.trigger, RegressionTrigger))
 
 
 # --------------------------------------------------------------------------- remedies

@@ -218,16 +218,42 @@ class LoadTrigger(systems.Base):
     cycles: PositiveInt = 2
 
 
+class RegressionTrigger(systems.Base):
+    slos: list[str] = Field(
+        default_factory=list, description="Only these ratio SLOs (default: all of the app's ratio SLOs)."
+    )
+    alpha: float = Field(
+        default=0.001, gt=0, lt=1, description="False-positive bound per deploy, over all looks at it."
+    )
+    window: systems.PositiveDuration = Field(
+        default=900.0, description="How long after a deploy it is analysed."
+    )
+    baseline: systems.PositiveDuration = Field(
+        default=1800.0, description="The window before the deploy it is compared with."
+    )
+    min_ratio: float = Field(
+        default=2.0, ge=1, description="The error ratio since the deploy must be at least this multiple."
+    )
+    min_increase: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="... and exceed the baseline by this much (never less than the SLO's budget).",
+    )
+    min_events: float = Field(default=100.0, gt=0, description="Events since the deploy before any verdict.")
+
+
 class When(systems.Base):
     slo: SloTrigger | None = None
     health: HealthTrigger | None = None
     out_of_sync: OutOfSyncTrigger | None = None
     threshold: ThresholdTrigger | None = None
     load: LoadTrigger | None = None
+    regression: RegressionTrigger | None = None
 
     @pydantic.model_validator(mode="after")
     def _one(self) -> When:
-        systems.exactly_one(self, ("slo", "health", "out_of_sync", "threshold", "load"))
+        systems.exactly_one(self, ("slo", "health", "out_of_sync", "threshold", "load", "regression"))
         return self
 
 

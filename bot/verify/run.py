@@ -88,6 +88,9 @@ class Verifier:
         spec = self.settings.apps[action.app]
         repo = self.settings.repos[spec.repo]
         name = result.argocd_app or spec.argocd_app or action.app
+        # Argo CD first, before any GitHub call: its Git poll takes minutes, the refresh makes it read
+        # the heal now (time to recovery, issue 12 §2); a replica that already judged it changes nothing
+        self.kick(name, action.app)
         recorded = self.recorder.recorded(repo.github, heal)
         if recorded is not None:
             # another replica (or an earlier run) already judged this heal: its verdict stands, and
@@ -96,12 +99,6 @@ class Verifier:
             return _adopted(watcher.Outcome(False, verdict.Phase.FAILED, "", self.clock()), recorded)
         pushed_at = result.at or self.clock()
         self.recorder.pending(repo.github, heal, "waiting for Argo CD to sync and the SLO to recover")
-        try:
-            status = self.argocd.refresh(name)  # a refresh that times out still lets the sync below run
-            if not status.auto_sync and not status.operation_running:
-                self.argocd.sync(name, status.project or None)
-        except errors.ArgoCDError as exc:
-            log.event("verify.kick_failed", app=action.app, error=str(exc))
         w = watcher.Watcher(
             read_app=lambda: self.argocd.status(name),
             read_since=self._since(action.app),
@@ -116,6 +113,15 @@ class Verifier:
         )
         outcome = w.wait(heal, pushed_at)
         return self._record(result, outcome, repo)
+
+    def kick(self, name: str, app: str) -> None:
+        """Ask Argo CD to refresh the app (and to sync it when it has no automated sync)."""
+        try:
+            status = self.argocd.refresh(name)  # a refresh that times out still lets the sync below run
+            if not status.auto_sync and not status.operation_running:
+                self.argocd.sync(name, status.project or None)
+        except errors.ArgoCDError as exc:
+            log.event("verify.kick_failed", app=app, error=str(exc))
 
     def _record(
         self, result: execute.Result, outcome: watcher.Outcome, repo: tree.RepoSettings

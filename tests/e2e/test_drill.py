@@ -79,21 +79,28 @@ def test_report_table_and_json() -> None:
 
 @pytest.mark.slow
 @needs_prometheus
-def test_bad_deploy_is_healed_with_an_mttr() -> None:
-    report = drill.run("bad-deploy", tuning=FAST)
-    (run,) = report.runs
-    events = "\n".join(f"{t:6.1f} {e}" for t, e in run.events)
-    assert run.recovered, events
-    assert run.action == "rollback" and run.exceeded == [], events
-    assert (
-        run.detect is not None and run.commit is not None and run.synced is not None and run.mttr is not None
-    )
-    assert run.detect <= run.commit <= run.synced <= run.mttr
-    assert run.heal_commit and run.touched == ["apps/checkout/deployment.yaml"]
-    assert run.peak_error_ratio is not None and run.peak_error_ratio > 0.2
-    print(
-        f"\nbad-deploy drill: detect {run.detect}s commit {run.commit}s synced {run.synced}s MTTR {run.mttr}s"
-    )
+def test_bad_deploy_is_healed_by_the_regression_trigger_with_5s_scrapes() -> None:
+    """Issue 12 §2: the default drill uses the regression trigger and 5 s scrapes, says so in its JSON,
+    and times recovery by the workload's last failed request."""
+    out = io.StringIO()
+    code = drill.main("bad-deploy", output_format="json", stream=out, tuning=drill.Tuning(time_scale=0.34))
+    data = json.loads(out.getvalue())
+    (run,) = data["runs"]
+    events = "\n".join(f"{t:6.1f} {e}" for t, e in run["events"])
+    assert code == 0 and run["recovered"], events
+    assert (data["scrape_interval"], data["trigger"]) == ("5s", "regression")
+    assert data["regression"] == drill.REGRESSION
+    assert [w["long"] for w in data["burn_rate_windows"]] == ["60s", "3m"]
+    assert run["action"] == "rollback" and run["exceeded"] == [], events
+    assert "rollback-on-regression" in events
+    live, detect, commit, synced, mttr = (run[k] for k in ("live", "detect", "commit", "synced", "mttr"))
+    assert live <= detect <= commit <= synced, events
+    # recovered = the last failed request: the rollback rolled out (synced is seen at the drill's poll)
+    assert commit < mttr == run["last_failure"] < synced + 3, events
+    assert run["heal_commit"] and run["touched"] == ["apps/checkout/deployment.yaml"]
+    assert run["peak_error_ratio"] > 0.2
+    assert set(data["median"]) == {"live", "detect", "commit", "synced", "recovered"}
+    print(f"\nbad-deploy drill (regression, 5s scrapes): {data['median']}")
 
 
 @pytest.mark.slow
@@ -111,6 +118,7 @@ def test_baseline_gitops_alone_does_not_recover() -> None:
     data = json.loads(out.getvalue())
     (run,) = data["runs"]
     assert data["mode"] == "baseline" and data["recovered"] == 0
+    assert data["trigger"] == "none (GitOps alone)" and "regression" not in data
     assert run["recovered"] is False and run["detect"] is None and run["commit"] is None
     assert run["error_ratio"] == pytest.approx(0.3, abs=0.1)  # the bad release keeps failing
     assert run["watched"] > 10
@@ -118,3 +126,16 @@ def test_baseline_gitops_alone_does_not_recover() -> None:
 
 def test_world_apps_match_the_scenarios() -> None:
     assert {sc.app for sc in scn.load_all().values()} <= set(sandbox.APPS)
+
+
+def test_drill_defaults_to_the_regression_trigger_and_5s_scrapes() -> None:
+    sc = scn.load_all()["bad-deploy"]
+    opts = drill.world_options(sc, baseline=False, tuning=drill.Tuning())
+    assert opts.scrape_interval == "5s" and opts.regression == drill.REGRESSION
+    burn = drill.world_options(sc, baseline=False, tuning=drill.Tuning(trigger="burn-rate"))
+    assert burn.regression is None
+    assert drill.world_options(sc, baseline=True, tuning=drill.Tuning()).regression is None
+    policy = sandbox.regression_policy(drill.REGRESSION)
+    assert policy["when"] == {"regression": drill.REGRESSION} and policy["do"] == {
+        "rollback": {"strategy": "revert"}
+    }

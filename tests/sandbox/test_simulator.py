@@ -248,3 +248,20 @@ def test_set_behaviours_replace_and_remove(specs, world) -> None:
     assert sim.health("checkout") == "Healthy"
     sim.set_behaviours({"*catalog*": "healthy"}, replace=True)
     assert list(sim.behaviours) == ["*catalog*"]
+
+
+def test_last_failed_request_is_when_the_workload_stopped_failing(specs, world) -> None:
+    """A drill's "recovered" (issue 12 §2): the last failed request, not an error-ratio window draining."""
+    sim = sim_for(specs, world)
+    sim.step(5)
+    assert sim.since_last_failure("checkout") is None  # never failed
+    world.set_image("checkout", "ghcr.io/acme/checkout:1.5.0")
+    sim.set_behaviour("ghcr.io/acme/checkout:1.5.*", {"kind": "errors", "error_rate": 0.3})
+    for _ in range(4):
+        sim.step(0.5)
+    assert sim.since_last_failure("checkout") == 0.0  # failing now
+    world.set_image("checkout", "ghcr.io/acme/checkout:1.4.3")  # rolled back
+    for _ in range(6):
+        sim.step(0.5)
+    assert sim.since_last_failure("checkout") == pytest.approx(3.0)
+    assert sim.state()["apps"]["checkout"]["last_failure"] == pytest.approx(7.0)
