@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from bot import errors
-from bot.act import images, locate, render, targets
+from bot.act import images, locate, scalars, targets
 
 Target = targets.Target
 _COUNT = re.compile(r"\d+")
@@ -100,12 +100,12 @@ def _checked(target: Target, value: object, filename: str) -> str | int:
 def _rendered(text: str, span: locate.Span, found: locate.Found, value: str | int) -> str:
     if span.style in ("literal", "folded") and isinstance(value, str):
         key_col = found.key_node.start_mark.column if found.key_node is not None else 0
-        out = render.block(text[span.start : span.end], value, span.style, key_col + 2, locate.eol_of(text))
+        out = scalars.block(text[span.start : span.end], value, span.style, key_col + 2, locate.eol_of(text))
         if out is not None:
             return out
     old = text[span.start : span.end]
     ending = old[len(old.rstrip("\r\n")) :] if span.style in ("literal", "folded") else ""
-    out = render.inline(value, span.style, found.in_flow) + ending
+    out = scalars.inline(value, span.style, found.in_flow) + ending
     # "key:" with no value: the colon needs a space before the new value.
     return " " + out if span.style == "empty" else out
 
@@ -143,8 +143,8 @@ def _insert_keys(
             f"{target}: cannot insert under {where} (not a plain mapping)", file=filename
         )
     flow = isinstance(node, MappingNode) and bool(node.flow_style)
-    rendered = render.inline(value, "plain", flow or parent.in_flow)
-    keys = [render.key(str(k)) for k in missing]
+    rendered = scalars.inline(value, "plain", flow or parent.in_flow)
+    keys = [scalars.key(str(k)) for k in missing]
     eol = locate.eol_of(text)
     if isinstance(node, MappingNode) and flow:
         entry = keys[-1] + ": " + rendered

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import model
-from bot.decide import history as hist
+from bot.decide import past as hist
 from bot.settings import policy as pol
 
 SCALE_DOWN_AFTER_ROLLBACK = 3600.0  # slo-math.md 5: never scale down within 1 h of a rollback

@@ -15,8 +15,8 @@ from types import MappingProxyType
 
 from bot import model
 from bot.decide import guardrails as guard
-from bot.decide import history as hist
 from bot.decide import memory as mem
+from bot.decide import past as hist
 from bot.decide import remedies, scaling, triggers
 from bot.settings import policy as pol
 from bot.settings import tree

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot import errors, model
 from bot.clients import gitrepo
-from bot.record import history as heal_history
+from bot.record import auditlog as heal_history
 from bot.service import ledger, wiring
 from bot.settings import tree
 

@@ -20,8 +20,8 @@ from types import MappingProxyType
 
 from bot import errors, model
 from bot.act import execute, message
-from bot.decide import history as hist
 from bot.decide import memory as mem
+from bot.decide import past as hist
 from bot.decide import planner
 from bot.observe import fleet, snapshot, trend
 from bot.record import log, metrics

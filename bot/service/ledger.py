@@ -19,8 +19,8 @@ from bot import errors, model
 from bot.act import message
 from bot.clients import github as githubclient
 from bot.clients import gitrepo
-from bot.decide import history as hist
-from bot.record import history, log
+from bot.decide import past as hist
+from bot.record import auditlog, log
 from bot.settings import tree
 
 VERIFY_CONTEXT = "githeal/verify"
@@ -75,11 +75,11 @@ class Ledger:
 
     def heals(self, repo_name: str, since: datetime) -> list[model.HealRecord]:
         clone, repo = self.clones[repo_name], self.settings.repos[repo_name]
-        commits = history.heal_commits(clone, since=since)  # git is read once; records() is pure
-        found = history.records(commits, since=since)
+        commits = auditlog.heal_commits(clone, since=since)  # git is read once; records() is pure
+        found = auditlog.records(commits, since=since)
         verify = self._statuses(repo.github, [h.commit for h in found])
         if verify:
-            found = history.records(commits, since=since, verify=verify)
+            found = auditlog.records(commits, since=since, verify=verify)
         merges = _merges(clone, since, {h.commit for h in found})
         return [replace(h, landed=merges[h.commit]) if h.commit in merges else h for h in found]
 

@@ -19,7 +19,7 @@ from bot import errors, model
 from bot.act import execute, message
 from bot.clients import argocd, gitrepo, prometheus
 from bot.clients import github as githubclient
-from bot.decide import history as hist
+from bot.decide import past as hist
 from bot.record import analyzer, evidence, log, metrics, trailers, verdicts
 from bot.settings import tree
 from bot.verify import postheal, verdict, watcher

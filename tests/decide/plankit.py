@@ -8,8 +8,8 @@ from types import MappingProxyType
 from typing import Any
 
 from bot import model
-from bot.decide import history as hist
 from bot.decide import memory as mem
+from bot.decide import past as hist
 from bot.decide import planner
 from bot.settings import policy as pol
 

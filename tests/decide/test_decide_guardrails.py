@@ -24,7 +24,7 @@ from plankit import (
 )
 
 from bot import model
-from bot.decide import history as hist
+from bot.decide import past as hist
 from bot.settings import policy as pol
 
 NOW = T0 + TICK  # the second cycle of ``cycles(2, ...)``

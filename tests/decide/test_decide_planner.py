@@ -27,8 +27,8 @@ from plankit import (
 )
 
 from bot import model, settings
-from bot.decide import history as hist
 from bot.decide import memory as mem
+from bot.decide import past as hist
 from bot.decide import planner
 from bot.settings import policy as pol
 from bot.settings import tree

@@ -6,7 +6,7 @@ import pytest
 from plankit import BAD, cycles, obs, policy, proposal, run, status
 
 from bot import model
-from bot.decide import history as hist
+from bot.decide import past as hist
 from bot.settings import policy as pol
 
 OOS = status(sync=model.SyncStatus.OUT_OF_SYNC)

@@ -8,7 +8,7 @@ import pytest
 from plankit import T0, TICK, cycles, heal, obs, policy, proposal, report, run, scale_spec, snap
 
 from bot import model
-from bot.decide import history as hist
+from bot.decide import past as hist
 from bot.decide import scaling
 from bot.settings import policy as pol
 

@@ -25,8 +25,8 @@ from plankit import guardrails, obs, policy, snap, status
 from bot import model
 from bot.clients import argocd
 from bot.clients import prometheus as promclient
-from bot.decide import history as hist
 from bot.decide import memory as mem
+from bot.decide import past as hist
 from bot.decide import planner
 from bot.observe import burnrate, collect, snapshot
 from bot.sandbox import prometheus as promserver

@@ -18,7 +18,7 @@ import pytest
 
 from bot import model
 from bot.act import execute, message
-from bot.record import history as heal_history
+from bot.record import auditlog as heal_history
 from bot.record import log
 from bot.sandbox import behaviour as bhv
 from bot.sandbox import world as sandbox

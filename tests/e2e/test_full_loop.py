@@ -16,7 +16,7 @@ import pytest
 
 from bot import model
 from bot.act import execute, message
-from bot.record import history as heal_history
+from bot.record import auditlog as heal_history
 from bot.service import audit, report
 from bot.verify import watcher
 

@@ -11,7 +11,7 @@ import pytest
 from githelp import CHECKOUT, Human, git
 
 from bot.clients import gitrepo
-from bot.record import history, trailers
+from bot.record import auditlog, trailers
 
 MESSAGES = {
     "standard": "subject\n\nbody\n\nHeal-Id: abc\nHeal-App: checkout\n",
@@ -98,21 +98,21 @@ def test_history_reads_heals_back_from_a_bare_repo_and_a_clone(
     h2 = _heal(human, "cart", "000000000002", action="scale")
     h3 = _heal(human, "checkout", "000000000003")
 
-    recs = history.read_history(remote, verify={h3[:7]: "success", h1: "failure"})
+    recs = auditlog.read_history(remote, verify={h3[:7]: "success", h1: "failure"})
     assert [r.commit for r in recs] == [h3, h2, h1]  # newest first, only heals
     assert [r.verify for r in recs] == ["success", "", "failure"]
     assert recs[0].trailers["Heal-Policy"] == "p1" and recs[1].action == "scale"
-    assert [r.heal_id for r in history.read_history(remote, app="checkout")] == [
+    assert [r.heal_id for r in auditlog.read_history(remote, app="checkout")] == [
         "000000000003",
         "000000000001",
     ]
 
     clone.sync()
-    assert [r.commit for r in history.read_history(clone, app="cart")] == [h2]
-    latest = history.latest(recs, app="checkout", action="rollback")
+    assert [r.commit for r in auditlog.read_history(clone, app="cart")] == [h2]
+    latest = auditlog.latest(recs, app="checkout", action="rollback")
     assert latest is not None and latest.commit == h3
-    assert history.latest(recs, app="nope") is None
-    assert list(history.by_heal_id(recs)) == ["000000000003", "000000000002", "000000000001"]
+    assert auditlog.latest(recs, app="nope") is None
+    assert list(auditlog.by_heal_id(recs)) == ["000000000003", "000000000002", "000000000001"]
 
 
 def test_history_since_uses_commit_time(remote: Path, human: Human, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,10 +123,10 @@ def test_history_since_uses_commit_time(remote: Path, human: Human, monkeypatch:
         monkeypatch.setenv("GIT_COMMITTER_DATE", stamp)
         monkeypatch.setenv("GIT_AUTHOR_DATE", stamp)
         shas.append(_heal(human, "checkout", f"00000000000{i}"))
-    recs = history.read_history(remote, since=base + timedelta(minutes=30))
+    recs = auditlog.read_history(remote, since=base + timedelta(minutes=30))
     assert [r.commit for r in recs] == [shas[2], shas[1]]
     assert recs[-1].at == base + timedelta(hours=1)
-    assert history.read_history(remote, since=base + timedelta(hours=5)) == []
+    assert auditlog.read_history(remote, since=base + timedelta(hours=5)) == []
 
 
 def test_find_heal_dedupes_on_the_trailer_not_the_text(
@@ -160,7 +160,7 @@ def test_rendered_heal_commit_reads_back_as_a_record(clone: gitrepo.WorkingClone
     clone.write_files({f"{CHECKOUT}/note.txt": b"x\n"})
     sha = clone.commit(message.commit_message(ctx))
     clone.push()
-    [rec] = history.read_history(remote)
+    [rec] = auditlog.read_history(remote)
     assert (rec.commit, rec.heal_id, rec.app, rec.policy, rec.action) == (
         sha,
         ctx.heal_id,

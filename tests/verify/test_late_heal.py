@@ -21,7 +21,7 @@ import pytest
 
 from bot import model
 from bot.act import execute, message
-from bot.decide import history as hist
+from bot.decide import past as hist
 from bot.sandbox import behaviour as bhv
 from bot.sandbox import world as sandbox
 from bot.service import cycle

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.argocd import render, sources, state, workload
+from bot.sandbox.argocd import rendering, sources, state, workload
 
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
 
@@ -27,7 +27,7 @@ class Settings:
     poll_jitter: float = 60.0  # ... plus up to this much random jitter (v3 default)
     sync_duration: float = 1.0  # how long an operation stays Running
     self_heal_backoff: tuple[float, float, float] = (2.0, 3.0, 300.0)  # initial, factor, cap
-    helm_keys: render.HelmKeys = field(default_factory=render.HelmKeys)
+    helm_keys: rendering.HelmKeys = field(default_factory=rendering.HelmKeys)
     seed: int = 0
 
 
@@ -66,8 +66,8 @@ class Controller:
             self.apps[app.key] = app
             if config.deployed:
                 try:
-                    desired: render.Rendered | None = self._render(app, app.source)
-                except render.RenderError:
+                    desired: rendering.Rendered | None = self._render(app, app.source)
+                except rendering.RenderError:
                     desired = None  # the first reconcile reports it as a ComparisonError
                 if desired is not None:
                     state.apply(app, desired, now, prune=True, settled=True)
@@ -117,7 +117,7 @@ class Controller:
         with self.lock:
             app = self.apps[name]
             if hard:
-                render.tree.cache_clear()
+                rendering.tree.cache_clear()
             self._reconcile(app, self.clock(), resolve=True)
             return app
 
@@ -145,7 +145,7 @@ class Controller:
         source: dict[str, Any],
         revision: str | None = None,
         revisions: list[str] | None = None,
-    ) -> render.Rendered:
+    ) -> rendering.Rendered:
         if app.multi:
             return sources.render_all(
                 app.sources,
@@ -154,13 +154,13 @@ class Controller:
                 namespace=app.namespace,
                 helm_keys=self.settings.helm_keys,
             )
-        repo = render.repo_path(str(source.get("repoURL", "")))
-        sha = render.resolve(repo, revision or str(source.get("targetRevision", "")))
+        repo = rendering.repo_path(str(source.get("repoURL", "")))
+        sha = rendering.resolve(repo, revision or str(source.get("targetRevision", "")))
         params = {
             str(p.get("name")): str(p.get("value"))
             for p in (source.get("helm") or {}).get("parameters") or []
         }
-        return render.render(
+        return rendering.render(
             repo,
             sha,
             str(source.get("path", "")),
@@ -179,7 +179,7 @@ class Controller:
             try:
                 app.desired = self._render(app, app.source)
                 app.conditions = [c for c in app.conditions if c["type"] != "ComparisonError"]
-            except render.RenderError as exc:
+            except rendering.RenderError as exc:
                 app.desired = None
                 self._condition(app, now, "ComparisonError", f"Failed to load target state: {exc.message}")
         old_status = app.sync_status
@@ -264,8 +264,10 @@ class Controller:
             if revision and app.automated is not None and not body.get("dryRun") and revision != target:
                 raise state.RequestError(9, f"Cannot sync to {revision}: auto-sync currently set to {target}")
             try:
-                sha = render.resolve(render.repo_path(str(source.get("repoURL", ""))), revision or target)
-            except render.RenderError as exc:
+                sha = rendering.resolve(
+                    rendering.repo_path(str(source.get("repoURL", ""))), revision or target
+                )
+            except rendering.RenderError as exc:
                 raise state.RequestError(2, exc.message) from exc
             sync = {"revision": sha}
         sync.update(prune=bool(body.get("prune")), dryRun=bool(body.get("dryRun")))
@@ -327,9 +329,9 @@ class Controller:
         source = sync.get("source") or app.source
         try:
             if app.sync_error:
-                raise render.RenderError(app.sync_error)
+                raise rendering.RenderError(app.sync_error)
             target = self._render(app, source, sync.get("revision"), sync.get("revisions"))
-        except render.RenderError as exc:
+        except rendering.RenderError as exc:
             op.phase, op.message = "Failed", f"one or more objects failed to apply, reason: {exc.message}"
         else:
             selected = {

@@ -17,19 +17,19 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from bot.sandbox.argocd import render, state
+from bot.sandbox.argocd import rendering, state
 
 
 def resolve(source: Mapping[str, Any], revision: str | None = None) -> str:
     """A chart source's version (exact versions only), or a Git source's commit SHA."""
     target = revision or str(source.get("targetRevision", ""))
-    repo = render.repo_path(str(source.get("repoURL", "")))
+    repo = rendering.repo_path(str(source.get("repoURL", "")))
     if source.get("chart"):
         chart = str(source["chart"])
         if not target or not (Path(repo) / chart / target).is_dir():
-            raise render.RenderError(f"chart {chart!r} version {target!r} not found in repository {repo}")
+            raise rendering.RenderError(f"chart {chart!r} version {target!r} not found in repository {repo}")
         return target
-    return render.resolve(repo, target)
+    return rendering.resolve(repo, target)
 
 
 def _chart_files(root: Path, prefix: str) -> dict[str, bytes]:
@@ -42,7 +42,7 @@ def _yaml(text: bytes, where: str) -> dict[str, Any]:
     try:
         doc = YAML(typ="safe", pure=True).load(StringIO(text.decode()))
     except (YAMLError, UnicodeDecodeError) as exc:
-        raise render.RenderError(f"{where}: {exc}") from exc
+        raise rendering.RenderError(f"{where}: {exc}") from exc
     return doc if isinstance(doc, dict) else {}
 
 
@@ -53,13 +53,13 @@ def _value_file(
     if name.startswith("$"):
         ref, _, path = name[1:].partition("/")
         if ref not in refs:
-            raise render.RenderError(f"value file {name}: no source has ref {ref!r}")
+            raise rendering.RenderError(f"value file {name}: no source has ref {ref!r}")
         repo, sha = refs[ref]
-        files = render.tree(repo, sha)
+        files = rendering.tree(repo, sha)
     else:
         files, path = own, f"{own_path.strip('/')}/{name}".lstrip("/")
     if path not in files:
-        raise render.RenderError(f"open {path}: no such file or directory")
+        raise rendering.RenderError(f"open {path}: no such file or directory")
     return _yaml(files[path], name)
 
 
@@ -69,34 +69,34 @@ def render_all(
     *,
     app: str,
     namespace: str,
-    helm_keys: render.HelmKeys,
-) -> render.Rendered:
+    helm_keys: rendering.HelmKeys,
+) -> rendering.Rendered:
     """The desired state of all sources at ``revisions`` (None: each source's targetRevision)."""
     revs = [
         resolve(s, revisions[i] if revisions and i < len(revisions) else None) for i, s in enumerate(sources)
     ]
     refs = {
-        str(s["ref"]): (render.repo_path(str(s.get("repoURL", ""))), rev)
+        str(s["ref"]): (rendering.repo_path(str(s.get("repoURL", ""))), rev)
         for s, rev in zip(sources, revs, strict=True)
         if s.get("ref") and not s.get("chart")
     }
-    resources: dict[tuple[str, str, str, str], render.Resource] = {}
+    resources: dict[tuple[str, str, str, str], rendering.Resource] = {}
     kinds: list[str] = []
     for source, rev in zip(sources, revs, strict=True):
         if source.get("ref") and not source.get("path") and not source.get("chart"):
             continue  # a values-only source renders nothing itself
         if source.get("chart"):
             chart = str(source["chart"])
-            root = Path(render.repo_path(str(source.get("repoURL", "")))) / chart / rev
+            root = Path(rendering.repo_path(str(source.get("repoURL", "")))) / chart / rev
             files: Mapping[str, bytes] = _chart_files(root, chart)
             path = chart
         else:
-            files = render.tree(render.repo_path(str(source.get("repoURL", ""))), rev)
+            files = rendering.tree(rendering.repo_path(str(source.get("repoURL", ""))), rev)
             path = str(source.get("path", ""))
         helm = source.get("helm") or {}
         values = [_value_file(str(f), refs, files, path) for f in helm.get("valueFiles") or []]
         params = {str(p.get("name")): str(p.get("value")) for p in helm.get("parameters") or []}
-        out = render.render_files(
+        out = rendering.render_files(
             files,
             rev,
             path,
@@ -108,7 +108,7 @@ def render_all(
         )
         kinds.append(out.source_type)
         resources.update({r.key: r for r in out.resources})
-    return render.Rendered("", kinds[0] if kinds else "Directory", tuple(resources.values()), tuple(revs))
+    return rendering.Rendered("", kinds[0] if kinds else "Directory", tuple(resources.values()), tuple(revs))
 
 
 def sync_request(
@@ -132,6 +132,6 @@ def sync_request(
         wanted[pos - 1] = str(rev) or current
     try:
         revs = [resolve(s, wanted[i]) for i, s in enumerate(sources)]
-    except render.RenderError as exc:
+    except rendering.RenderError as exc:
         raise state.RequestError(2, exc.message) from exc
     return {"sources": [dict(s) for s in sources], "revisions": revs}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from bot.sandbox.argocd import render, workload
+from bot.sandbox.argocd import rendering, workload
 
 ResourceKey = tuple[str, str, str, str]  # group, kind, namespace, name
 DEFAULT_SERVER = "https://kubernetes.default.svc"
@@ -120,7 +120,7 @@ class OpState:
 
 @dataclass
 class ResourceState:
-    resource: render.Resource  # the desired one when known, else the live one
+    resource: rendering.Resource  # the desired one when known, else the live one
     status: str  # Synced | OutOfSync
     health: workload.Health | None = None
     requires_pruning: bool = False
@@ -137,8 +137,8 @@ class App:
     generation: int = 1
     resource_version: int = 1
     # controller view
-    desired: render.Rendered | None = None
-    live: dict[ResourceKey, render.Resource] = field(default_factory=dict)
+    desired: rendering.Rendered | None = None
+    live: dict[ResourceKey, rendering.Resource] = field(default_factory=dict)
     changed_at: dict[ResourceKey, float] = field(default_factory=dict)  # pod template last changed
     live_revision: str = ""
     resources: list[ResourceState] = field(default_factory=list)
@@ -217,7 +217,7 @@ class App:
 # ----------------------------------------------------------------------------- comparison and health
 
 
-def normalize(res: render.Resource, ignore: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def normalize(res: rendering.Resource, ignore: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The manifest without the ``spec.ignoreDifferences`` jsonPointers that match the resource (what
     ``normalizedLiveState`` shows and what the comparison uses)."""
     manifest = copy.deepcopy(dict(res.manifest))
@@ -237,8 +237,8 @@ def normalize(res: render.Resource, ignore: Sequence[Mapping[str, Any]]) -> dict
 
 
 def compare(
-    desired: render.Rendered,
-    live: Mapping[ResourceKey, render.Resource],
+    desired: rendering.Rendered,
+    live: Mapping[ResourceKey, rendering.Resource],
     ignore: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[str, list[ResourceState]]:
     """Synced iff every desired resource is live and identical (but for ignored differences), and
@@ -278,11 +278,11 @@ def resource_health(kind: str) -> workload.Health | None:
 # ----------------------------------------------------------------------------- live state changes
 
 
-def template(res: render.Resource | None) -> Any:
+def template(res: rendering.Resource | None) -> Any:
     return ((res.manifest.get("spec") or {}).get("template")) if res is not None else None
 
 
-def resource_result(res: render.Resource, status: str, message: str) -> dict[str, Any]:
+def resource_result(res: rendering.Resource, status: str, message: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "group": res.group,
         "version": res.version,
@@ -300,7 +300,10 @@ def resource_result(res: render.Resource, status: str, message: str) -> dict[str
 
 
 def sync_result(
-    app: App, target: render.Rendered, resources: list[dict[str, Any]], source: dict[str, Any] | None = None
+    app: App,
+    target: rendering.Rendered,
+    resources: list[dict[str, Any]],
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if app.multi:  # revision "" and source {"repoURL":""}: the lists carry them (argocd-api.md section 4)
         return {
@@ -319,7 +322,7 @@ def sync_result(
 
 def apply(
     app: App,
-    target: render.Rendered,
+    target: rendering.Rendered,
     now: float,
     prune: bool,
     selected: set[Any] | None = None,
@@ -336,7 +339,7 @@ def apply(
         old = app.live.get(res.key)
         verb = "created" if old is None else "unchanged" if old.manifest == res.manifest else "configured"
         manifest = copy.deepcopy(dict(res.manifest))
-        app.live[res.key] = render.Resource(
+        app.live[res.key] = rendering.Resource(
             res.group, res.version, res.kind, res.namespace, res.name, manifest
         )
         if old is None or template(old) != template(res):
@@ -361,7 +364,9 @@ def drift_live(app: App, drift: Mapping[str, Any]) -> ResourceKey:
     if "configmap" in drift:
         kinds, want = ("ConfigMap",), drift["configmap"]
     else:
-        kinds = (drift["kind"],) if drift.get("kind") else (*render.WORKLOAD_KINDS, "HorizontalPodAutoscaler")
+        kinds = (
+            (drift["kind"],) if drift.get("kind") else (*rendering.WORKLOAD_KINDS, "HorizontalPodAutoscaler")
+        )
         want = drift.get("workload") or drift.get("hpa")
     key = next((k for k in sorted(app.live) if k[1] in kinds and k[3] == want), None)
     if key is None:
@@ -383,5 +388,5 @@ def drift_live(app: App, drift: Mapping[str, Any]) -> ResourceKey:
     if not spec:
         del manifest["spec"]
     old = app.live[key]
-    app.live[key] = render.Resource(old.group, old.version, old.kind, old.namespace, old.name, manifest)
+    app.live[key] = rendering.Resource(old.group, old.version, old.kind, old.namespace, old.name, manifest)
     return key

@@ -13,16 +13,16 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot.sandbox.argocd import render, state, wire, workload
+from bot.sandbox.argocd import rendering, state, wire, workload
 
 
-def _ref(app: state.App, res: render.Resource) -> dict[str, Any]:
+def _ref(app: state.App, res: rendering.Resource) -> dict[str, Any]:
     ref = {"group": res.group, "version": res.version, "kind": res.kind, "namespace": res.namespace}
     return wire.shape({**ref, "name": res.name, "uid": wire.uid(app, *res.key)}, wire.REF)
 
 
 def _node(
-    app: state.App, res: render.Resource, parent: render.Resource | None, extra: dict[str, Any]
+    app: state.App, res: rendering.Resource, parent: rendering.Resource | None, extra: dict[str, Any]
 ) -> dict[str, Any]:
     health: workload.Health | None = extra.pop("health", None)
     rest = {
@@ -36,10 +36,12 @@ def _node(
     return wire.shape({**_ref(app, res), **rest}, ())
 
 
-def _child(app: state.App, kind: str, parent: render.Resource, seed: str, length: int) -> render.Resource:
+def _child(
+    app: state.App, kind: str, parent: rendering.Resource, seed: str, length: int
+) -> rendering.Resource:
     suffix = uuid.uuid5(uuid.UUID(app.uid), seed).hex[:length]
     group = "apps" if kind == "ReplicaSet" else ""
-    return render.Resource(group, "v1", kind, parent.namespace, f"{parent.name}-{suffix}", {})
+    return rendering.Resource(group, "v1", kind, parent.namespace, f"{parent.name}-{suffix}", {})
 
 
 def tree(app: state.App, model: workload.WorkloadModel, now: float) -> dict[str, Any]:
@@ -76,7 +78,7 @@ def tree(app: state.App, model: workload.WorkloadModel, now: float) -> dict[str,
     return {"nodes": nodes}
 
 
-def _masked(res: render.Resource | None, manifest: dict[str, Any] | None = None) -> str:
+def _masked(res: rendering.Resource | None, manifest: dict[str, Any] | None = None) -> str:
     if res is None:
         return "null"
     manifest = dict(res.manifest) if manifest is None else manifest
@@ -116,7 +118,7 @@ def managed_resources(app: state.App, filters: Mapping[str, str]) -> dict[str, A
     return {"items": items}
 
 
-def _as_served(app: state.App, res: render.Resource | None) -> dict[str, Any] | None:
+def _as_served(app: state.App, res: rendering.Resource | None) -> dict[str, Any] | None:
     """The live object with what the API server adds: uid, resourceVersion, generation, a status."""
     if res is None:
         return None

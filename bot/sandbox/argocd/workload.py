@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from bot.sandbox.argocd import render
+from bot.sandbox.argocd import rendering
 
 HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
 
@@ -55,8 +55,8 @@ class Health:
     message: str = ""
 
 
-def workload_of(resource: render.Resource) -> Workload | None:
-    if resource.kind not in render.WORKLOAD_KINDS:
+def workload_of(resource: rendering.Resource) -> Workload | None:
+    if resource.kind not in rendering.WORKLOAD_KINDS:
         return None
     spec = resource.manifest.get("spec") or {}
     template_meta = (spec.get("template") or {}).get("metadata") or {}
@@ -140,7 +140,7 @@ class DefaultModel:
         )
 
 
-def live_view(revision: str, resources: Mapping[Any, render.Resource]) -> dict[str, Any]:
+def live_view(revision: str, resources: Mapping[Any, rendering.Resource]) -> dict[str, Any]:
     """The ``/api/emulator/apps/{name}/live`` document the workload simulator polls."""
     workloads, configmaps, hpas = [], {}, {}
     for res in sorted(resources.values(), key=lambda r: r.key):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from argokit import Repo
 
-from bot.sandbox.argocd import render, workload
+from bot.sandbox.argocd import rendering, workload
 
 KUSTOMIZATION = """\
 resources: [../base]
@@ -46,8 +46,8 @@ spec:
 
 
 def _view(repo: Repo, path: str, **kw: object) -> dict[str, object]:
-    sha = render.resolve(str(repo.bare), "main")
-    rendered = render.render(str(repo.bare), sha, path, app="shop", namespace="dest", **kw)  # type: ignore[arg-type]
+    sha = rendering.resolve(str(repo.bare), "main")
+    rendered = rendering.render(str(repo.bare), sha, path, app="shop", namespace="dest", **kw)  # type: ignore[arg-type]
     return workload.live_view(sha, {r.key: r for r in rendered.resources}) | {"type": rendered.source_type}
 
 
@@ -56,15 +56,20 @@ def test_resolve_rules(repo: Repo) -> None:
     repo.git("tag", "-a", "v1", "-m", "v1")
     repo.git("push", "-q", "origin", "v1")
     bare = str(repo.bare)
-    assert render.resolve(bare, "") == render.resolve(bare, "HEAD") == render.resolve(bare, "main") == head
     assert (
-        render.resolve(bare, "refs/heads/main") == render.resolve(bare, "v1") == head
+        rendering.resolve(bare, "")
+        == rendering.resolve(bare, "HEAD")
+        == rendering.resolve(bare, "main")
+        == head
+    )
+    assert (
+        rendering.resolve(bare, "refs/heads/main") == rendering.resolve(bare, "v1") == head
     )  # annotated tag peeled
-    assert render.resolve(bare, head[:9]) == head and render.resolve(bare, "f" * 40) == "f" * 40
-    with pytest.raises(render.RenderError, match="unable to resolve 'nope' to a commit SHA"):
-        render.resolve(bare, "nope")
-    with pytest.raises(render.RenderError, match="semver"):
-        render.resolve(bare, ">=1.0")
+    assert rendering.resolve(bare, head[:9]) == head and rendering.resolve(bare, "f" * 40) == "f" * 40
+    with pytest.raises(rendering.RenderError, match="unable to resolve 'nope' to a commit SHA"):
+        rendering.resolve(bare, "nope")
+    with pytest.raises(rendering.RenderError, match="semver"):
+        rendering.resolve(bare, ">=1.0")
 
 
 def test_directory(repo: Repo) -> None:
@@ -97,8 +102,8 @@ def test_kustomize_images_replicas_generator_and_patch(repo: Repo) -> None:
         "restartedAt": "2026-04-10"
     }
     assert view["configmaps"] == {"cart-config": {"MODE": "fast", "RETRIES": "3"}}
-    sha = render.resolve(str(repo.bare), "main")
-    rendered = render.render(str(repo.bare), sha, "apps/cart/overlay", app="shop", namespace="dest")
+    sha = rendering.resolve(str(repo.bare), "main")
+    rendered = rendering.render(str(repo.bare), sha, "apps/cart/overlay", app="shop", namespace="dest")
     init = rendered.resources[0].manifest["spec"]["template"]["spec"]["initContainers"][0]
     assert init["image"] == "docker.io/library/busybox@sha256:abc"
 
@@ -128,7 +133,7 @@ autoscaling: {enabled: true, minReplicas: 2, maxReplicas: 6}
     ]
     assert view["configmaps"] == {"shop": {"CACHE_TTL": "30", "FEATURE_X": "true"}}
     assert view["hpas"] == {"shop": {"min": 2, "max": 6}}
-    keys = render.HelmKeys(repository="app.image", tag="app.version", replicas="app.replicas")
+    keys = rendering.HelmKeys(repository="app.image", tag="app.version", replicas="app.replicas")
     repo.commit({"apps/catalog/values.yaml": "app: {image: x/catalog, version: '9', replicas: 5}\n"})
     custom = _view(repo, "apps/catalog", helm_keys=keys)
     assert (
@@ -141,10 +146,10 @@ def test_render_errors_name_the_problem(repo: Repo) -> None:
     repo.commit(
         {"apps/bad/kustomization.yaml": "resources: [missing.yaml]\n", "apps/broken/x.yaml": "a: [unclosed\n"}
     )
-    sha = render.resolve(str(repo.bare), "main")
-    with pytest.raises(render.RenderError, match=r"missing\.yaml"):
-        render.render(str(repo.bare), sha, "apps/bad", app="a", namespace="n")
-    with pytest.raises(render.RenderError, match=r"apps/broken/x\.yaml"):
-        render.render(str(repo.bare), sha, "apps/broken", app="a", namespace="n")
-    with pytest.raises(render.RenderError, match="does not exist"):
-        render.render(str(repo.bare), sha, "apps/none", app="a", namespace="n")
+    sha = rendering.resolve(str(repo.bare), "main")
+    with pytest.raises(rendering.RenderError, match=r"missing\.yaml"):
+        rendering.render(str(repo.bare), sha, "apps/bad", app="a", namespace="n")
+    with pytest.raises(rendering.RenderError, match=r"apps/broken/x\.yaml"):
+        rendering.render(str(repo.bare), sha, "apps/broken", app="a", namespace="n")
+    with pytest.raises(rendering.RenderError, match="does not exist"):
+        rendering.render(str(repo.bare), sha, "apps/none", app="a", namespace="n")
