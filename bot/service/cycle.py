@@ -1,21 +1,20 @@
 """One pipeline cycle: observe -> decide -> act -> verify -> record, over a wired Runtime.
 
-``Engine`` keeps what must survive between cycles in process (the decide Memory, which heals are being
-verified); everything else is read back from Git and GitHub each cycle. One cycle runs at a time.
-Verification runs in background threads so a slow rollout never delays detection for other apps.
+``Engine`` runs one cycle at a time and wires the parts that each have one job: ``ledger`` reads the
+past back from Git and GitHub, ``observe.fleet`` discovers apps, ``supervise`` runs verifications in
+background threads, ``record.verdicts`` records outcomes and escalations. Process memory is a cache
+(the decide Memory, the heals being watched); everything that decides is re-read each cycle.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 
 from bot import errors, model
@@ -25,7 +24,7 @@ from bot.decide import past as hist
 from bot.decide import planner
 from bot.observe import fleet, snapshot, trend
 from bot.record import log, metrics
-from bot.service import ledger, shards, wiring
+from bot.service import ledger, shards, supervise, wiring
 from bot.settings import policy as pol
 from bot.settings import tree
 from bot.verify import run, watcher
@@ -92,14 +91,19 @@ class Engine:
             deploy_baseline=max((t.baseline for t in regressions), default=0.0),
         )
         self.tools = execute.Tools(s, rt.clones, rt.argocd, rt.github, rt.clock, sli=self._sli)
-        self._stopping = threading.Event()
+        self.supervisor = supervise.Supervisor(rt.metrics, rt.sleep, workers=verify_workers)
         self.verifier = run.Verifier(
-            s, rt.argocd, rt.prometheus, dict(rt.clones), rt.github, rt.metrics, rt.clock, self._sleep
+            s,
+            rt.argocd,
+            rt.prometheus,
+            dict(rt.clones),
+            rt.github,
+            rt.metrics,
+            rt.clock,
+            self.supervisor.sleep,
         )
-        self._pool = ThreadPoolExecutor(max_workers=verify_workers, thread_name_prefix="githeal-verify")
-        self._watching: dict[str, Future[watcher.Outcome | None]] = {}
+        self.supervisor.verifier = self.verifier
         self._cycle_lock = threading.Lock()
-        self.outcomes: dict[str, watcher.Outcome] = {}
         self._notified: set[str] = set()
         self._escalated: set[str] = set()
 
@@ -148,51 +152,27 @@ class Engine:
     def owns(self, app: str) -> bool:
         return self.shard is None or self.shard.owns(app)
 
-    # ------------------------------------------------------------------ verification
+    # ------------------------------------------------------------------ verification (supervise.py)
+
+    @property
+    def outcomes(self) -> dict[str, watcher.Outcome]:
+        return self.supervisor.outcomes
+
+    @property
+    def _watching(self) -> dict[str, Future[watcher.Outcome | None]]:
+        return self.supervisor.watching
 
     def _verify(self, result: execute.Result) -> None:
-        heal_id = result.action.heal_id
-        if heal_id in self._watching:
-            return
-
-        def job() -> watcher.Outcome | None:
-            try:
-                outcome = self.verifier.verify(result)
-            except watcher.Cancelled:
-                # the commit status stays pending: the next service start resumes this verification
-                log.event("verify.cancelled", app=result.action.app, heal_id=heal_id)
-                return None
-            except Exception as exc:  # the app's boundary: its failed verification stays its own
-                app = result.action.app
-                log.event("verify.crashed", logging.ERROR, app=app, heal_id=heal_id, error=repr(exc)[:300])
-                self.rt.metrics.app_errors.labels(app, "verify").inc()
-                return None
-            self.outcomes[heal_id] = outcome
-            return outcome
-
-        self._watching[heal_id] = self._pool.submit(job)
+        self.supervisor.watch(result)
 
     def _resume(self, history: hist.History, now: datetime) -> None:
-        """Heals that landed without us watching (a PR merged later, a restart): verify them now, with
-        the same record, comment, escalation and circuit as an immediate heal. The horizon counts
-        from when the heal landed (a PR's merge), so a PR merged long after it was opened is kept."""
-        horizon = now - timedelta(seconds=self.rt.settings.verify.timeout)
-        for h in history.heals:
-            if h.verify in ("success", "failure", "error") or h.heal_id in self._watching:
-                continue
-            if h.app not in self.rt.settings.apps or run.landed_at(h, history.proposals) < horizon:
-                continue
-            self._verify(self.verifier.resumed(h, history.proposals))
+        self.supervisor.resume(history, now)
 
     def wait_verifications(self, timeout: float | None = None) -> dict[str, watcher.Outcome]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for fut in list(self._watching.values()):
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            fut.result(timeout=left)
-        return dict(self.outcomes)
+        return self.supervisor.wait(timeout)
 
     def pending(self) -> int:
-        return sum(1 for f in self._watching.values() if not f.done())
+        return self.supervisor.pending()
 
     # ------------------------------------------------------------------ escalations
 
@@ -311,21 +291,6 @@ class Engine:
             now, snap, plan, results, history or hist.History(), seconds, problems, by_app, found
         )
 
-    def _sleep(self, seconds: float) -> None:
-        """The verifiers' sleep: the injected one, cut short (as ``watcher.Cancelled``) by ``close``."""
-        if self._stopping.is_set():
-            raise watcher.Cancelled()
-        if self.rt.sleep is time.sleep:
-            if self._stopping.wait(seconds):
-                raise watcher.Cancelled()
-        else:
-            self.rt.sleep(seconds)
-
     def close(self, wait: float = 5.0) -> None:
         """Stop watching: running verifications end at their next sleep, queued ones never start."""
-        self._stopping.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + wait
-        for fut in list(self._watching.values()):
-            with contextlib.suppress(CancelledError, TimeoutError):
-                fut.result(timeout=max(0.0, deadline - time.monotonic()))
+        self.supervisor.close(wait)
