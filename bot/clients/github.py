@@ -161,6 +161,11 @@ class GitHubClient:
         self._call = self._calls.call
         self._translate = self._calls.translate
 
+    @property
+    def rate_remaining(self) -> int | None:
+        """``X-RateLimit-Remaining`` of the last API answer (None before the first)."""
+        return self._calls.remaining
+
     def close(self) -> None:
         """Close the HTTP sessions (keep-alive connections would outlive the service otherwise)."""
         self._lazy.close()

@@ -55,6 +55,7 @@ class Calls:
         self._blocked_until = 0.0  # epoch seconds: no request before (Retry-After, exhausted budget)
         self._blocked_why = ""
         self._etags: dict[str, tuple[str, Any]] = {}  # URL -> (ETag, items) of conditional list reads
+        self.remaining: int | None = None  # X-RateLimit-Remaining of the last answer (for the gauge)
 
     def backoff(self, what: str, where: str) -> None:
         """Refuse locally while GitHub asked us to wait: requests made while limited prolong the ban."""
@@ -69,6 +70,8 @@ class Calls:
         requester = self._requester
         remaining, limit = requester.rate_limiting
         reset = requester.rate_limiting_resettime
+        if limit > 0 and remaining >= 0:
+            self.remaining = remaining
         if limit > 0 and 0 <= remaining <= self._reserve and reset > self._clock():
             self._blocked_until = max(self._blocked_until, float(reset))
             self._blocked_why = f"X-RateLimit-Remaining is {remaining} of {limit} until the reset"

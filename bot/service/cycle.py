@@ -281,6 +281,8 @@ class Engine:
         if history is not None:
             rt.metrics.set_circuits(history.open_escalations, s.apps)
         rt.metrics.observed.set(len(snap.apps))
+        if rt.github is not None and rt.github.rate_remaining is not None:
+            rt.metrics.github_rate_remaining.set(rt.github.rate_remaining)
         rt.metrics.breaching.set(sum(1 for o in snap.apps.values() if any(r.breaching for r in o.slos)))
         seconds = time.monotonic() - started
         rt.metrics.cycle_seconds.observe(seconds)

@@ -122,6 +122,9 @@ def test_metrics_show_a_heal(running: Running) -> None:
     )
     assert counted == landed, heals
     assert "githeal_apps_observed 3.0" in text and 'githeal_dependency_up{dependency="github"} 1.0' in text
+    # the emulator sends X-RateLimit-Remaining like api.github.com; the gauge shows the last one seen
+    (rate,) = [line for line in text.splitlines() if line.startswith("githeal_github_rate_limit_remaining ")]
+    assert 0 < float(rate.split()[1]) < 5000
 
 
 def test_alertmanager_webhook_needs_the_token_and_evaluates_the_app(running: Running) -> None:
