@@ -179,11 +179,14 @@ def discover(
     *,
     repos: Mapping[str, str],
     configured: Collection[str] = (),
+    claimed: Collection[str] = (),
     policies: Collection[str] = (),
     slos: Collection[str] = (),
 ) -> Discovered:
     """The apps this cycle's Applications give. ``repos``: repo name -> URL; ``configured``: names of
-    the static apps (they win over a discovered app of the same name)."""
+    the static apps (they win over a discovered app of the same name); ``claimed``: the Argo CD
+    Applications static apps already manage (``argocd_app``, by default the app's key): an
+    Application is managed once, by its static entry, even when that entry has another name."""
     found: dict[str, tree.AppSpec] = {}
     skipped: list[Skipped] = []
     unmatched = 0
@@ -209,6 +212,9 @@ def discover(
                 raise ValueError("its source has no path and the template gives no paths")
         except ValueError as exc:
             skipped.append(Skipped(where, name, str(exc)))
+            continue
+        if status.name in claimed:
+            skipped.append(Skipped(where, name, "its Application is managed by a configured app"))
             continue
         if bare in configured:
             skipped.append(Skipped(where, name, f"an app named {bare!r} is configured explicitly"))

@@ -166,3 +166,21 @@ def test_name_clashes_and_configured_apps_are_reported() -> None:
     assert reasons[0] == ("apps-eu/twin", "same name as Application argocd/twin")
     assert reasons[1] == ("argocd/static", "an app named 'static' is configured explicitly")
     assert reasons[2] == ("argocd/twin", "same name as Application apps-eu/twin")
+
+
+def test_an_application_managed_by_a_static_app_of_another_name_is_not_discovered_again() -> None:
+    # static app "shop" with argocd_app "pay-api": discovering pay-api too would make two apps edit
+    # (and heal) the same manifests, each with its own Heal-Ids
+    found = fleet.discover(
+        {"payments": TEMPLATE},
+        [app("pay-api"), app("pay-web")],
+        repos=REPOS,
+        configured={"shop"},
+        claimed={"pay-api"},
+        policies={"rollback-on-burn", "notify"},
+        slos={"availability", "latency"},
+    )
+    assert list(found.apps) == ["pay-web"]
+    assert [(k.application, k.reason) for k in found.skipped] == [
+        ("argocd/pay-api", "its Application is managed by a configured app")
+    ]
