@@ -20,6 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 REPORT = ROOT / "docs" / "performance.md"
+ANALYSIS = ROOT / "bench" / "analysis.md"  # written by people after a run: why a target is met or missed
 
 
 def jsonable(value: Any) -> Any:
@@ -180,6 +181,8 @@ def render(data: dict[str, Any]) -> str:
             f"| {heal['raw_p95_s'] * 1000:.1f} |",
             f"| ratio | {heal['ratio_p50']:.2f}x | {heal['ratio_p95']:.2f}x |",
         ]
+    if ANALYSIS.is_file():
+        lines += ["", ANALYSIS.read_text().rstrip()]
     others = [n for n in b if n not in ("scale", "heal")]
     if others:
         lines += ["", "## Other benchmarks (raw figures in bench/results.json)", ""]
