@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -96,6 +97,10 @@ def save(figures: dict[str, Any], argv: list[str], results: Path, report: Path) 
     return data
 
 
+def _slope(xs: list[int], ys: list[float]) -> float:
+    return statistics.linear_regression(xs, ys).slope
+
+
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "missed")
 
@@ -152,7 +157,10 @@ def render(data: dict[str, Any]) -> str:
         lines += [
             "",
             f"Growth from {lo:,} to {hi:,} apps ({hi / lo:.0f}x the apps): engine cycle "
-            f"x{z['engine'] / a['engine']:.1f}, peak RSS x{z['rss_mib'] / a['rss_mib']:.1f}.",
+            f"x{z['engine'] / a['engine']:.1f}, peak RSS x{z['rss_mib'] / a['rss_mib']:.1f}; least-squares "
+            f"slope {_slope(xs, [r['engine'] * 1000 for r in scale_rows]):.3f} ms and "
+            f"{_slope(xs, [r['rss_mib'] * 1024 for r in scale_rows]):.1f} KiB "
+            "of peak RSS per app.",
         ]
     if scale_rows:
         lines += [
