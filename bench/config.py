@@ -83,7 +83,8 @@ def _time(path: Path, repeats: int) -> tuple[float, str]:
     return statistics.median(times), outcome
 
 
-def main(sizes: Sequence[int] = SIZES, *, repeats: int = 3, out: TextIO) -> None:
+def main(sizes: Sequence[int] = SIZES, *, repeats: int = 3, out: TextIO) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
     out.write("config: settings.load of N apps (median seconds)\n")
     out.write(f"  {'apps':>6}  {'bytes':>9}  {'valid s':>8}  {'broken s':>8}  first problem\n")
     with tempfile.TemporaryDirectory(prefix="githeal-bench-config-") as tmp:
@@ -96,3 +97,5 @@ def main(sizes: Sequence[int] = SIZES, *, repeats: int = 3, out: TextIO) -> None
             assert outcome == "ok", outcome
             problem = problem.removeprefix(f"{tmp}/")
             out.write(f"  {n:>6}  {good.stat().st_size:>9}  {valid:>8.3f}  {broken:>8.3f}  {problem}\n")
+            rows.append({"apps": n, "bytes": good.stat().st_size, "valid_s": valid, "broken_s": broken})
+    return rows

@@ -14,6 +14,7 @@ import importlib.util
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -67,14 +68,19 @@ def app_names(n: int) -> list[str]:
     return [f"svc-{i:04d}" for i in range(n)]
 
 
-def openmetrics(n: int, *, long_history: bool = True) -> str:
-    """N apps of request counters; ``long_history``: 74h (all default tiers have data) else 20 min."""
+def every_tenth(i: int) -> bool:
+    return i % 10 == 0
+
+
+def openmetrics(n: int, *, long_history: bool = True, burns: Callable[[int], bool] = every_tenth) -> str:
+    """N apps of request counters; ``long_history``: 74h (all default tiers have data) else 20 min.
+    App ``i`` serves 5% errors when ``burns(i)``, none otherwise."""
     gen = generator()
     grid = gen.LONG_GRID if long_history else gen.SHORT_GRID
     start = grid[0][0]
     apps = [
-        gen.App(name, (gen.steady(10, 0.05 if i % 10 == 0 else 0.0, start=start),), grid=grid,
-                error_series=i % 10 == 0)
+        gen.App(name, (gen.steady(10, 0.05 if burns(i) else 0.0, start=start),), grid=grid,
+                error_series=burns(i))
         for i, name in enumerate(app_names(n))
     ]  # fmt: skip
     return "\n".join([*gen.requests_family(apps), "# EOF"]) + "\n"
@@ -100,7 +106,9 @@ class Fleet:
         policies: list[dict[str, Any]] | None = None,
         long_history: bool = True,
         discover: bool = False,
+        burns: Callable[[int], bool] = every_tenth,
     ) -> None:
+        self.burns = burns
         self.n = n
         self.discover = discover  # one fleet template instead of one apps entry per app
         self.apps = app_names(n)
@@ -140,7 +148,7 @@ class Fleet:
             server.ArgoCDEmulator(argo_apps, tokens=[TOKEN], settings=quiet)
         )
         history = self.dir / "history.om"
-        history.write_text(openmetrics(self.n, long_history=self.long_history))
+        history.write_text(openmetrics(self.n, long_history=self.long_history, burns=self.burns))
         self.prometheus = self._stack.enter_context(
             promserver.PrometheusServer(backfill=[history], workdir=self.dir / "prometheus")
         )

@@ -20,7 +20,7 @@ import click
 from bot import errors, model, settings
 from bot.act import message
 from bot.record import log
-from bot.service import audit, backtest, cycle, daemon, report, shards, wiring
+from bot.service import audit, backtest, cycle, report, shards, wiring
 
 # Commands that live in the sandbox extra, loaded by module name on first use so the product path
 # (and its import-linter contract) never imports bot.sandbox. Descriptions shown by --help without loading.
@@ -194,6 +194,8 @@ def run(config: Path, shard: str | None, shards_count: int | None) -> None:
     part = shards.resolve(shard, shards_count, socket.gethostname(), os.environ)
     rt = wiring.build(_load(config))
     try:
+        from bot.service import daemon  # the HTTP server (uvicorn, starlette): only ``run`` needs it
+
         daemon.Service(rt, shard=part).run_forever()
     finally:
         rt.close()

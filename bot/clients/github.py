@@ -15,13 +15,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-import github
-from github.PullRequest import PullRequest
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot import errors
-from bot.clients import githubauth, githubcalls
+from bot.clients import deferred, githubcalls
+
+if TYPE_CHECKING:
+    import github
+    from github.PullRequest import PullRequest
+
+    from bot.clients import githubauth
+else:
+    github = deferred.module("github")  # PyGithub: loaded when a GitHub call is made
 
 PrState = Literal["open", "closed", "merged"]
 MergeMethod = Literal["merge", "squash", "rebase"]

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import github
-import requests
-from github.Requester import Requester
+from typing import TYPE_CHECKING, Any
 
 from bot import errors
+from bot.clients import deferred
+
+if TYPE_CHECKING:
+    import github
+    import requests
+    from github.Requester import Requester
+else:
+    github = deferred.module("github")
+    requests = deferred.module("requests")
 
 
 def _header(headers: dict[str, str] | None, name: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import random
 import re
 import shutil
 import time
@@ -77,7 +78,7 @@ class WorkingClone:
         signing: Signing | None = None,
         env: Mapping[str, str] | None = None,
         remote: str = "origin",
-        max_push_attempts: int = 3,
+        max_push_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         credentials: gitauth.Credentials | None = None,
         on_event: Event | None = None,
@@ -448,8 +449,7 @@ class WorkingClone:
                         self._clean_head = sha  # a rebase of a clean tree leaves it clean
                     return PushResult("pushed", sha, attempt)
                 except errors.GitError as exc:
-                    payload = str(exc.payload)
-                    if "[rejected]" not in payload and "non-fast-forward" not in payload:
+                    if not _moved(str(exc.payload)):
                         raise
                 self.fetch()
                 if recheck is not None and not recheck():
@@ -466,7 +466,8 @@ class WorkingClone:
                     self.reset()  # the same change already landed upstream: rebase dropped ours
                     return PushResult("already-done", None, attempt)
                 if attempt < self.max_push_attempts:
-                    self._sleep(0.2 * attempt)
+                    # jittered: replicas (shards) that collided once must not retry in lockstep
+                    self._sleep(0.2 * attempt * random.uniform(0.5, 1.5))
             msg = f"push to {target} rejected {self.max_push_attempts} times: the branch keeps moving"
             raise self._error(msg, errors.PushRejected)
 
@@ -507,3 +508,12 @@ def bare_clone(url: str, dest: str | Path, credentials: gitauth.Credentials | No
         args = ["clone", "--quiet", "--bare", "--", plain, str(dest)]
         gitcmd.run(git.Git(), args, where=plain, env={"GIT_TERMINAL_PROMPT": "0", **env}, redact=auth.redact)
     return Path(dest)
+
+
+def _moved(payload: str) -> bool:
+    """The push lost to another push of the same ref: behind ("[rejected] (non-fast-forward)"), or
+    racing it inside receive-pack ("[remote rejected] (failed to update ref)", "cannot lock ref ... is
+    at X but expected Y"). Both mean fetch, rebase, push again; anything else is an error."""
+    return any(
+        s in payload for s in ("[rejected]", "non-fast-forward", "failed to update ref", "cannot lock ref")
+    )

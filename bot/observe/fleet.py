@@ -163,14 +163,23 @@ def _apply_annotations(
     return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
 
-def _repo_for(spec: tree.AppSpec, status: model.AppStatus, repos: Mapping[str, str]) -> str:
+def _source_for(spec: tree.AppSpec, status: model.AppStatus, repos: Mapping[str, str]) -> tuple[str, str]:
+    """(repo name, source path): the first Git source of the Application (its ``source``, then each
+    non-chart entry of ``sources``) whose URL is a configured repo (the template's ``repo``, if set).
+    A multi-source app often lists a chart or another team's repo first; the manifests may be in any."""
+    candidates = [
+        (status.repo_url, status.path),
+        *((s.repo_url, s.path) for s in status.sources if not s.chart),
+    ]
+    for url, path in candidates:
+        key = repo_key(url)
+        for name, repo_url in repos.items():
+            if (not spec.repo or name == spec.repo) and url and repo_key(repo_url) == key:
+                return name, path
     if spec.repo:
-        return spec.repo
-    key = repo_key(status.repo_url)
-    found = [name for name, url in repos.items() if repo_key(url) == key]
-    if not found:
-        raise ValueError(f"its Git source {status.repo_url or '(none)'} matches no configured repo")
-    return found[0]
+        return spec.repo, status.path
+    urls = ", ".join(dict.fromkeys(u for u, _ in candidates if u)) or "(none)"
+    raise ValueError(f"its Git source {urls} matches no configured repo")
 
 
 def discover(
@@ -179,11 +188,14 @@ def discover(
     *,
     repos: Mapping[str, str],
     configured: Collection[str] = (),
+    claimed: Collection[str] = (),
     policies: Collection[str] = (),
     slos: Collection[str] = (),
 ) -> Discovered:
     """The apps this cycle's Applications give. ``repos``: repo name -> URL; ``configured``: names of
-    the static apps (they win over a discovered app of the same name)."""
+    the static apps (they win over a discovered app of the same name); ``claimed``: the Argo CD
+    Applications static apps already manage (``argocd_app``, by default the app's key): an
+    Application is managed once, by its static entry, even when that entry has another name."""
     found: dict[str, tree.AppSpec] = {}
     skipped: list[Skipped] = []
     unmatched = 0
@@ -203,12 +215,15 @@ def discover(
             if narrowed is None:
                 skipped.append(Skipped(where, name, f"opted out ({ENABLED}: false)"))
                 continue
-            repo = _repo_for(narrowed, status, repos)
-            paths = narrowed.paths or ((status.path.strip("/") + "/",) if status.path.strip("/") else ())
+            repo, source_path = _source_for(narrowed, status, repos)
+            paths = narrowed.paths or ((source_path.strip("/") + "/",) if source_path.strip("/") else ())
             if not paths:
                 raise ValueError("its source has no path and the template gives no paths")
         except ValueError as exc:
             skipped.append(Skipped(where, name, str(exc)))
+            continue
+        if status.name in claimed:
+            skipped.append(Skipped(where, name, "its Application is managed by a configured app"))
             continue
         if bare in configured:
             skipped.append(Skipped(where, name, f"an app named {bare!r} is configured explicitly"))

@@ -131,6 +131,7 @@ class Engine:
             statuses,
             repos={name: r.url for name, r in s.repos.items()},
             configured=s.apps,
+            claimed={spec.argocd_app or name for name, spec in s.apps.items() if spec.selector is None},
             policies={p.name for p in s.policies},
             slos=s.slos,
         )

@@ -58,7 +58,10 @@ def resolve(explicit: str | None, count: int | None, hostname: str, env: Mapping
     ``GITHEAL_SHARDS``; None (every app) when neither says more than one shard."""
     if explicit:
         return parse(explicit)
-    total = count if count is not None else int(env.get("GITHEAL_SHARDS", "1") or "1")
+    raw = env.get("GITHEAL_SHARDS", "1").strip() or "1"
+    if count is None and not raw.isdecimal():
+        raise errors.ConfigError(f"GITHEAL_SHARDS: expected a number of shards, got {raw!r}")
+    total = count if count is not None else int(raw)
     if total <= 1:
         return None
     m = _ORDINAL.search(hostname)

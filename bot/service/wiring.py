@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import github
 import httpx
 
 from bot import errors
-from bot.clients import argocd, gitauth, githubauth, gitrepo, retry
+from bot.clients import argocd, gitauth, gitrepo, retry
 from bot.clients import github as githubclient
 from bot.clients import prometheus as prom
 from bot.record import log, metrics
@@ -125,6 +124,11 @@ def github_client(
 ) -> githubclient.GitHubClient:
     """PAT, or GitHub App installation tokens renewed before their hour is up; ``repo`` ("owner/name")
     finds the installation (``GET /repos/{o}/{r}/installation``) when ``installation_id`` is not set."""
+    # imported here: PyGithub (with requests, jwt, cryptography) is only paid for when GitHub is configured
+    import github
+
+    from bot.clients import githubauth
+
     source: githubauth.TokenSource
     if s.app_id is not None and s.private_key is not None:
         if s.installation_id is None and repo is None:
@@ -165,6 +169,8 @@ def _app_token(r: tree.RepoSettings, gh: githubclient.GitHubClient | None) -> Ca
         return None
     if not r.url.startswith(("https://", "http://")):
         return None
+    from bot.clients import githubauth  # loaded already: ``source`` came from github_client
+
     return source if isinstance(source, githubauth.InstallationTokens) else None
 
 

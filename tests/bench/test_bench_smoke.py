@@ -6,6 +6,7 @@ of Prometheus queries whatever the number of apps (batching), and every corpus e
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -46,6 +47,24 @@ def test_quick_benchmarks_print_figures_and_ratios() -> None:
     else:
         assert "edit: skipped" in out
     assert re.search(r"peak Python allocations during the cycle: [\d,]+ KiB", out)
+
+
+def test_a_run_writes_its_figures_as_json_and_markdown(tmp_path: Path) -> None:
+    results, report = tmp_path / "results.json", tmp_path / "performance.md"
+    done = bench("config", "--quick", "--results", str(results), "--report", str(report))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(results.read_text())
+    assert [r["apps"] for r in data["benchmarks"]["config"]["figures"]] == [10, 50]
+    assert data["benchmarks"]["config"]["command"] == "python -m bench config --quick --results " + (
+        f"{results} --report {report}"
+    )
+    assert data["machine"]["nproc"] >= 1 and data["machine"]["python"]
+    text = report.read_text()
+    assert "## Machine" in text and "python -m bench config --quick" in text
+    assert (
+        not (ROOT / "bench" / "results.json").exists()
+        or "--quick" not in (ROOT / "bench" / "results.json").read_text()
+    )
 
 
 def test_unknown_benchmark_is_a_usage_error() -> None:

@@ -119,7 +119,7 @@ def test_bounded_retries_raise_push_rejected(clone: gitrepo.WorkingClone, remote
         return True
 
     keep_moving()
-    with pytest.raises(errors.PushRejected, match="rejected 3 times") as info:
+    with pytest.raises(errors.PushRejected, match="rejected 5 times") as info:
         clone.push(recheck=keep_moving)
     assert info.value.temporary
     history = _history(remote)

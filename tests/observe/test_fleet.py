@@ -3,6 +3,7 @@ per-Application overrides from ``githeal.io/`` annotations (issue 10 §1). Pure:
 
 from __future__ import annotations
 
+import dataclasses
 from types import MappingProxyType
 
 import pytest
@@ -166,3 +167,37 @@ def test_name_clashes_and_configured_apps_are_reported() -> None:
     assert reasons[0] == ("apps-eu/twin", "same name as Application argocd/twin")
     assert reasons[1] == ("argocd/static", "an app named 'static' is configured explicitly")
     assert reasons[2] == ("argocd/twin", "same name as Application apps-eu/twin")
+
+
+def test_an_application_managed_by_a_static_app_of_another_name_is_not_discovered_again() -> None:
+    # static app "shop" with argocd_app "pay-api": discovering pay-api too would make two apps edit
+    # (and heal) the same manifests, each with its own Heal-Ids
+    found = fleet.discover(
+        {"payments": TEMPLATE},
+        [app("pay-api"), app("pay-web")],
+        repos=REPOS,
+        configured={"shop"},
+        claimed={"pay-api"},
+        policies={"rollback-on-burn", "notify"},
+        slos={"availability", "latency"},
+    )
+    assert list(found.apps) == ["pay-web"]
+    assert [(k.application, k.reason) for k in found.skipped] == [
+        ("argocd/pay-api", "its Application is managed by a configured app")
+    ]
+
+
+def test_a_multi_source_app_is_matched_by_any_of_its_git_sources() -> None:
+    # Argo CD multi-source: spec.sources[] (argocd-api.md); the chart and another team's repo come first
+    status = dataclasses.replace(
+        app("pay-api", repo="https://github.com/other/charts-values", path=""),
+        sources=(
+            model.AppSource("https://charts.acme.io", chart="pay", target_revision="1.2.0"),
+            model.AppSource("https://github.com/other/charts-values", ref="values"),
+            model.AppSource("git@github.com:acme/manifests.git", path="deploy/pay-api"),
+        ),
+    )
+    found = discover(status)
+    assert found.skipped == ()
+    assert found.apps["pay-api"].repo == "manifests"
+    assert found.apps["pay-api"].paths == ("deploy/pay-api/",)

@@ -53,3 +53,8 @@ def test_bad_shards_are_config_errors(text: str) -> None:
         shards.parse(text)
     with pytest.raises(errors.ConfigError, match="ordinal"):
         shards.resolve(None, 3, "laptop", {})
+
+
+def test_a_non_numeric_shard_count_in_the_environment_is_a_config_error() -> None:
+    with pytest.raises(errors.ConfigError, match="GITHEAL_SHARDS: expected a number of shards, got 'three'"):
+        shards.resolve(None, None, "githeal-1", {"GITHEAL_SHARDS": "three"})
