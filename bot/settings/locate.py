@@ -18,7 +18,7 @@ from typing import Any
 
 import pydantic
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot import errors
@@ -89,6 +89,8 @@ def plain(node: Any, budget: list[int] | None = None) -> Any:
         return float(node)
     if isinstance(node, str):
         return str(node)
+    if isinstance(node, TaggedScalar):  # "<<" as a value, or a custom tag: its text
+        return str(node.value)
     if isinstance(node, dt.date | dt.datetime):
         # YAML timestamps are never a valid githeal value; keep the text so the error shows it.
         return node.isoformat()
