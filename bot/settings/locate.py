@@ -163,6 +163,8 @@ def read_all(path: Path, shown: str | None = None, limits: files.Limits | None =
     except parse.Fallback as exc:
         if exc.problem is not None and len(text) > SLOW_WORDING_LIMIT:
             raise errors.ConfigError([exc.problem]) from None  # ruamel would take seconds to word it
+        if exc.problem is None:  # valid YAML the fast reader leaves to ruamel: guard all of it first
+            parse.guard(text, shown, limits)
         found = _slow(text, shown, limits)
     if not found:
         raise errors.ConfigError([errors.Problem(shown, 1, "", "file is empty")])

@@ -243,6 +243,46 @@ def documents(text: str, shown: str, limits: files.Limits) -> list[tuple[Any, No
     return out
 
 
+def guard(text: str, shown: str, limits: files.Limits) -> None:
+    """Depth and alias-expansion guards alone, over the whole text: run before ruamel ever sees it."""
+    depth, expanded, textual = 0, 0, 0
+    sizes: dict[str, int] = {}
+    open_at: list[tuple[str | None, int]] = []  # (anchor, expanded when the collection began)
+    loader = _Loader(text)
+    try:
+        while loader.check_event():
+            ev = loader.get_event()
+            kind, line = type(ev), ev.start_mark.line + 1
+            if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                depth += 1
+                if depth > limits.max_depth:
+                    message = f"nested deeper than {limits.max_depth} levels"
+                    raise errors.ConfigError([errors.Problem(shown, line, "", message)])
+                open_at.append((ev.anchor, expanded))
+                expanded, textual = expanded + 1, textual + 1
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                depth -= 1
+                anchor, start = open_at.pop()
+                if anchor is not None:
+                    sizes[anchor] = expanded - start
+            elif kind is yaml.ScalarEvent:
+                expanded, textual = expanded + 1, textual + 1
+                if ev.anchor is not None:
+                    sizes[ev.anchor] = 1
+            elif kind is yaml.AliasEvent:
+                if any(anchor == ev.anchor for anchor, _ in open_at):
+                    message = f"alias *{ev.anchor} refers to a node containing it"
+                    raise errors.ConfigError([errors.Problem(shown, line, "", message)])
+                expanded += sizes.get(ev.anchor, 1)
+                if expanded > limits.max_nodes and expanded > 4 * textual:
+                    message = f"aliases expand to more than {limits.max_nodes} nodes (an alias bomb?)"
+                    raise errors.ConfigError([errors.Problem(shown, line, "", message)])
+    except yaml.YAMLError:
+        return  # ruamel words the syntax error; everything before it was guarded
+    finally:
+        loader.dispose()
+
+
 @contextlib.contextmanager
 def quiet_gc() -> Iterator[None]:
     """No cycle collection while a config is read: its hundreds of thousands of fresh objects hold no
