@@ -178,7 +178,7 @@ def _sources(spec: Spec) -> tuple[model.AppSource, ...]:
     )
 
 
-def _repo_key(url: str) -> str:
+def repo_key(url: str) -> str:
     """Compare clone URLs loosely: scheme, credentials, ``git@host:``, ``.git`` and slashes do not matter."""
     text = url.strip().lower().removeprefix("file://")
     text = re.sub(r"^[a-z+]+://", "", text)
@@ -204,7 +204,7 @@ def source_index(sources: Sequence[model.AppSource], repo_url: str = "", paths: 
     reads), under ``paths`` when given. Helm-repository sources carry chart versions, never SHAs."""
     git = [i for i, s in enumerate(sources) if not s.chart]
     if repo_url:
-        git = [i for i in git if _repo_key(sources[i].repo_url) == _repo_key(repo_url)] or git
+        git = [i for i in git if repo_key(sources[i].repo_url) == repo_key(repo_url)] or git
 
     def places(i: int) -> list[str]:
         s, found = sources[i], [sources[i].path] if sources[i].path else []

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from bot import model
+from bot.clients import argoapp
 from bot.settings import tree
 
 PREFIX = "githeal.io/"
@@ -38,7 +37,6 @@ KNOWN = frozenset(
     {ENABLED, POLICIES, SLOS, CONTAINERS, PATHS, ROLLBACK, MIN_REPLICAS, MAX_REPLICAS, PROMETHEUS_APP}
 )
 STRATEGIES = ("revert", "restore", "pin-image")
-_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")  # git@github.com:acme/repo.git
 
 
 @dataclass(frozen=True)
@@ -66,19 +64,9 @@ class Discovered:
 
 
 def repo_key(url: str) -> str:
-    """A Git URL reduced to host/path, so https, ssh and scp-like spellings of one repo compare equal
-    (as Argo CD normalises repository URLs: case-insensitive host, no ``.git``, no trailing slash)."""
-    text = url.strip()
-    m = _SCP_LIKE.match(text)
-    if m and "://" not in text:
-        host, path = m.group(1), m.group(2)
-    else:
-        parts = urlsplit(text)
-        host, path = (parts.hostname or "").lower(), parts.path
-        if not parts.scheme:
-            host, path = "", text  # a local path (the sandbox's repos)
-    path = path.strip("/").removesuffix(".git").rstrip("/")
-    return f"{host.lower()}/{path}" if host else path
+    """A Git URL reduced to host/path, so https, ssh and scp-like spellings of one repo compare equal:
+    the same normalisation the Argo CD client uses to pick a multi-source app's Git source."""
+    return argoapp.repo_key(url)
 
 
 def _matches(d: tree.Discovery, status: model.AppStatus) -> bool:
