@@ -7,6 +7,7 @@ Rules spanning several entries (dangling names, duplicates, never-firing tiers) 
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from typing import Annotated, Literal
 
@@ -141,6 +142,44 @@ class RatioSLI(systems.Base):
         return self
 
 
+_HISTOGRAM = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$", re.DOTALL)
+
+
+class LatencySLI(systems.Base):
+    """A latency SLI from a classic histogram: a request is good when it lands in the ``le`` bucket."""
+
+    histogram: str = Field(
+        description="Histogram name without suffix, optionally with matchers, e.g. "
+        "http_request_duration_seconds{job='api'}: githeal reads its _bucket and _count series."
+    )
+    le: str = Field(description='Bucket bound in seconds under which a request is good, e.g. "0.3".')
+
+    @pydantic.field_validator("histogram")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not _HISTOGRAM.match(value):
+            raise ValueError(
+                "expected a histogram name with optional {matchers}, e.g. "
+                f"http_request_duration_seconds; got {value!r}"
+            )
+        if re.search(r"_(bucket|count|sum)(\{|$)", value):
+            raise ValueError("give the histogram's name without _bucket, _count or _sum")
+        return value
+
+    @pydantic.field_validator("le", mode="before")
+    @classmethod
+    def _bound(cls, value: object) -> str:
+        text = str(value).strip()
+        try:
+            bound = float(text)
+        except ValueError:
+            raise ValueError(f'le must be a bucket bound in seconds, e.g. "0.3"; got {text!r}') from None
+        if not 0 < bound < float("inf"):
+            raise ValueError(f"le must be a finite bound above 0; got {text!r}")
+        return text
+
+
 class ThresholdSLI(systems.Base):
     query: str = Field(description="PromQL returning one value per app (label = prometheus.app_label).")
     threshold: float
@@ -155,6 +194,9 @@ class SLOConfig(systems.Base):
     objective: float | None = Field(default=None, description="Percent in (0, 100), e.g. 99.9 (ratio SLIs).")
     period: systems.PositiveDuration = Field(default=30 * 86400.0, description="SLO period, e.g. 28d or 30d.")
     ratio: RatioSLI | None = None
+    latency: LatencySLI | None = Field(
+        default=None, description="Share of requests slower than a histogram bucket (a ratio SLI)."
+    )
     threshold: ThresholdSLI | None = None
     windows: list[WindowConfig] | None = Field(
         default=None, description="Default: SRE-workbook tiers for the period."
@@ -171,9 +213,11 @@ class SLOConfig(systems.Base):
 
     @pydantic.model_validator(mode="after")
     def _kind(self) -> SLOConfig:
-        systems.exactly_one(self, ("ratio", "threshold"))
+        systems.exactly_one(self, ("ratio", "latency", "threshold"))
         if self.ratio is not None and self.objective is None:
             raise ValueError("a ratio SLO needs an objective (percent, e.g. 99.9)")
+        if self.latency is not None and self.objective is None:
+            raise ValueError("a latency SLO needs an objective (percent of fast requests, e.g. 99)")
         return self
 
 

@@ -7,6 +7,7 @@ at 30d, 13.44/5.6/2.8/0.933 at 28d). Pure functions: no file or environment acce
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot import model
@@ -62,6 +63,35 @@ def label_app(query: str, app_label: str, app: str) -> str:
     return f'label_replace({query}, "{app_label}", "{app}", "", "")'
 
 
+def _series(histogram: str, suffix: str, extra: str = "") -> str:
+    """``name{m}`` -> ``name_<suffix>{m, extra}``."""
+    name, brace, matchers = histogram.partition("{")
+    inner = matchers.rstrip()[:-1].strip().rstrip(",") if brace else ""
+    joined = ", ".join(x for x in (inner, extra) if x)
+    return f"{name}_{suffix}{{{joined}}}" if joined else f"{name}_{suffix}"
+
+
+def le_matcher(le: str) -> str:
+    """The ``le`` bucket, however the exporter or Prometheus spelled the bound: client libraries print
+    ``1`` or ``0.3``, Prometheus 3 normalises classic-histogram ``le`` values on ingestion to ``1.0``."""
+    bound = float(le)
+    spellings = {le, repr(bound), f"{bound:g}"}
+    if bound.is_integer():
+        spellings |= {str(int(bound)), f"{int(bound)}.0"}
+    alternatives = "|".join(sorted(re.escape(x) for x in spellings)).replace("\\", "\\\\")
+    return f'le=~"{alternatives}"'
+
+
+def latency_queries(latency: rules.LatencySLI, app_label: str) -> tuple[str, str]:
+    """(slow requests, all requests) per app: the ``_count`` minus the ``le`` bucket, never below 0.
+
+    An app whose bucket series is missing has no slow requests in this form (``or 0 * total`` in the
+    ratio): a misspelt bound can hide slowness but never fires a heal on absent data."""
+    total = rate_sum(_series(latency.histogram, "count"), app_label)
+    good = rate_sum(_series(latency.histogram, "bucket", le_matcher(latency.le)), app_label)
+    return f"clamp_min({total} - {good}, 0)", total
+
+
 def from_config(cfg: rules.SLOConfig, *, app_label: str, scrape_interval: float, source: str) -> model.SLO:
     """One SLO of the ``slos:`` list, with query templates containing ``{window}``."""
     label = cfg.app_label or app_label
@@ -81,8 +111,12 @@ def from_config(cfg: rules.SLOConfig, *, app_label: str, scrape_interval: float,
             source=source,
         )
     ratio = cfg.ratio
-    assert ratio is not None and cfg.objective is not None  # schema: exactly one SLI, ratio has objective
-    if ratio.errors is not None and ratio.total is not None:
+    assert cfg.objective is not None  # schema: exactly one SLI, ratio and latency have an objective
+    if cfg.latency is not None:
+        error_query, total_query = latency_queries(cfg.latency, label)
+    elif ratio is None:
+        raise AssertionError("schema: an SLO has exactly one SLI")
+    elif ratio.errors is not None and ratio.total is not None:
         error_query, total_query = rate_sum(ratio.errors, label), rate_sum(ratio.total, label)
     else:
         assert ratio.error_query is not None and ratio.total_query is not None
