@@ -9,10 +9,12 @@ at the end, on failure and on Ctrl-C alike.
 
 from __future__ import annotations
 
+import gc
 import queue
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -337,6 +339,14 @@ def _tell(w: world.World, tl: timeline.Timeline, output: TextIO) -> int:
     return 0 if ok else 1
 
 
+def _collect_interrupted_sockets() -> None:
+    """Ctrl-C can land inside an HTTP read, leaving that connection's socket to the garbage collector;
+    collect it now, quietly, rather than have it warn at some later, unrelated point."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
 def main(*, keep: bool = False, output: TextIO = sys.stdout) -> int:
     """Run the demo story; 0 when every step happened and every landed heal verified.
 
@@ -351,6 +361,7 @@ def main(*, keep: bool = False, output: TextIO = sys.stdout) -> int:
         with world.World(options(), workdir=workdir) as w:
             code = _tell(w, tl, output)
     except KeyboardInterrupt:
+        _collect_interrupted_sockets()
         tl.console.print("[yellow]interrupted: the sandbox was stopped[/yellow]")
         return 130
     except errors.SandboxError as exc:
