@@ -6,6 +6,7 @@ revision %d"), rollout/analysis.go ("Step-based analysis phase error/failed"), r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,9 @@ import httpx
 import pytest
 from argokit import API_TOKEN, Clock, Repo, make_emulator
 
+from bot import model
 from bot.clients import argocd
+from bot.observe import rollouts
 from bot.sandbox.argocd import server, workload
 
 ROLLOUT = """\
@@ -173,3 +176,39 @@ def test_good_canary_walks_every_step_and_is_promoted(
     assert st["stableRS"] == st["currentPodHash"] and st["currentStepIndex"] == 5
     live = emu.live("checkout")["workloads"][0]
     assert live["images"] == {"app": "ghcr.io/acme/checkout:1.4.3"} and "canary" not in live
+
+
+def test_the_bot_reads_the_aborted_rollout_and_its_stable_replicaset(
+    emu: server.ArgoCDEmulator, rollout_repo: Repo, clock: Clock, api: argocd.ArgoCDClient
+) -> None:
+    _run(emu, clock, 1)
+    (status,) = api.list_statuses()
+    assert status.rollouts == ("checkout/checkout",)  # from status.resources, even in List
+    found, why = rollouts.read(api, status)
+    assert why == "" and found[0].health is model.HealthStatus.HEALTHY and found[0].aborted is False
+    rollout_repo.commit({"apps/checkout/app.yaml": ROLLOUT.replace("{tag}", "1.5.0")}, "1.5.0")
+    emu.poll("checkout")
+    _run(emu, clock, 2.5)
+    (paused,), _ = rollouts.read(api, status)
+    assert (paused.health, paused.message, paused.abort_reported) == (
+        model.HealthStatus.SUSPENDED,
+        "CanaryPauseStep",
+        False,
+    )
+    _run(emu, clock, 12)
+    (aborted,), why = rollouts.read(api, status)
+    assert why == "" and aborted.abort_reported and aborted.aborted is True and aborted.observed is True
+    assert aborted.message.startswith("RolloutAborted: Rollout aborted update to revision 2: ")
+    assert aborted.revision == "2"
+    assert aborted.stable_images == ("ghcr.io/acme/checkout:1.4.2",)
+    assert aborted.canary_images == (BAD,)
+    obs = model.AppObservation("checkout", api.list_statuses()[0])
+    attached = rollouts.attach(api, {"checkout": obs})["checkout"]
+    assert attached.rollouts == (aborted,) and attached.rollout_error == ""
+
+
+def test_an_unreadable_tree_is_the_apps_rollout_error(api: argocd.ArgoCDClient) -> None:
+    (status,) = api.list_statuses()
+    gone = dataclasses.replace(status, name="nope")
+    found, why = rollouts.read(api, gone)
+    assert found == () and "Rollouts of nope unreadable" in why
