@@ -40,6 +40,8 @@ class Run:
     seconds: float = 0.0  # the whole run
     watched: float | None = None  # seconds observed after the bad change
     events: list[tuple[float, str]] = field(default_factory=list)  # seconds from the drill's start
+    # canary drills: when the canary aborted in the cluster, its stable image, Git's image, the verdict
+    canary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
