@@ -114,6 +114,8 @@ def test_plans_a_rollback_of_the_aborted_revision_with_a_deterministic_heal_id()
     (action,) = plan.actions
     assert action.kind is model.ActionKind.ROLLBACK and action.policy == "rollback-on-canary-abort"
     assert action.params["bad_revision"] == BAD
+    # the act stage goes back to the deployment running the stable ReplicaSet's images
+    assert action.params["stable_images"] == ("ghcr.io/acme/checkout:1.4.3",)
     # the incident is the aborted revision: a burn-rate rollback of the same deploy is the same heal
     assert action.heal_id == rollback_id("checkout", BAD)
     assert action.reason.startswith("rollback-on-canary-abort: canary of Rollout checkout revision 2 aborted")
