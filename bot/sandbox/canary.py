@@ -117,3 +117,21 @@ class Watch:
         self.facts["git_image"] = images[0] if images else None
         stable = self.facts.get("stable_image")
         self.facts["git_agrees_with_stable"] = bool(images) and stable is not None and images[0] == stable
+
+    def problems(self) -> list[str]:
+        """What a bot run of the drill must have achieved: Git naming the stable image, a verified heal."""
+        out = []
+        if not self.facts.get("git_agrees_with_stable"):
+            out.append("Git does not name the canary's stable image")
+        if self.facts.get("verified") != "success":
+            out.append(f"heal not verified (githeal/verify: {self.facts.get('verified') or 'none'})")
+        return out
+
+
+def verdict(statuses: Mapping[str, Sequence[Mapping[str, Any]]], ours: Callable[[str], bool]) -> str | None:
+    """The terminal ``githeal/verify`` state on a commit ``ours`` accepts (the heal or a merge of it)."""
+    for sha, items in statuses.items():
+        done = [i["state"] for i in items if i["context"] == "githeal/verify" and i["state"] != "pending"]
+        if done and ours(sha):
+            return str(done[-1])
+    return None

@@ -189,8 +189,7 @@ class _Drill:
         if self.canary is not None:
             self.canary.finish(lambda spec: self.git("show", spec), self._verdict())
             self.run.canary = self.canary.facts
-            if not self.canary.facts.get("git_agrees_with_stable") and not self.run.baseline:
-                self.run.exceeded.append("Git does not name the canary's stable image")
+            self.run.exceeded += [] if self.run.baseline else self.canary.problems()
         self.run.seconds = round(self.now(), 2)
         if self.t_bad is not None:
             self.run.watched = round(self.now() - self.t_bad, 2)
@@ -308,16 +307,11 @@ class _Drill:
 
     def _verdict(self) -> str | None:
         """The heal's githeal/verify verdict (success/failure/error), None while pending or absent."""
-        if not self.run.heal_commit:
+        heal = self.run.heal_commit
+        if not heal:
             return None
-        states = self.w.github_state().get("statuses", {})
-        for sha, items in states.items():
-            if not self._contains(sha, self.run.heal_commit):
-                continue
-            done = [i["state"] for i in items if i["context"] == "githeal/verify" and i["state"] != "pending"]
-            if done:
-                return str(done[-1])
-        return None
+        statuses = self.w.github_state().get("statuses", {})
+        return canaries.verdict(statuses, lambda sha: self._contains(sha, heal))
 
     def _settled(self) -> bool:
         """Canary drills also wait for the heal's verification (Synced+Healthy at the heal, SLO fine)."""

@@ -95,4 +95,12 @@ def table(report: DrillReport, width: int = 120) -> str:
         medians = (_fmt(m("live")), _fmt(m("detect")), _fmt(m("commit")), _fmt(m("synced")), _fmt(m("mttr")))
         t.add_row("median", *medians, "", "", "")
     console.print(t)
+    for r in report.runs:
+        if c := r.canary:
+            console.print(
+                f"run {r.number} canary: aborted {_fmt(c.get('aborted'))} after the bad change "
+                f"({c.get('message') or 'no abort seen'}); stable {c.get('stable_image')}, Git now "
+                f"{c.get('git_image')} (agrees: {c.get('git_agrees_with_stable')}); "
+                f"Rollout {c.get('rollout_health')}; heal verified: {c.get('verified')}"
+            )
     return out.getvalue()

@@ -93,3 +93,31 @@ def test_canary_abort_drill_makes_git_agree_with_the_stable_version() -> None:
     assert run["last_failure"] <= facts["aborted"] + 1.0 and run["peak_error_ratio"] < 0.1, events
     assert run["action"] == "rollback" and run["touched"] == ["apps/checkout/deployment.yaml"]
     print(f"\ncanary-abort drill: {data['median']} canary={facts}")
+
+
+def test_verdict_is_the_terminal_verify_status_on_the_heal() -> None:
+    statuses = {
+        "a" * 40: [{"context": "githeal/verify", "state": "pending", "description": ""}],
+        "b" * 40: [
+            {"context": "ci", "state": "success", "description": ""},
+            {"context": "githeal/verify", "state": "pending", "description": ""},
+            {"context": "githeal/verify", "state": "success", "description": "verified"},
+        ],
+    }
+    assert canary.verdict(statuses, lambda sha: sha == "b" * 40) == "success"
+    assert canary.verdict(statuses, lambda sha: sha == "a" * 40) is None
+    assert canary.verdict(statuses, lambda sha: False) is None
+
+
+def test_report_names_what_the_canary_drill_must_achieve() -> None:
+    watch = canary.Watch(lambda: None, "apps/checkout/deployment.yaml")
+    watch.facts.update(stable_image="x:1", git_image="x:2", git_agrees_with_stable=False, verified=None)
+    assert watch.problems() == [
+        "Git does not name the canary's stable image",
+        "heal not verified (githeal/verify: none)",
+    ]
+    run = drill.Run(1, False, recovered=True, mttr=3.0, canary=dict(watch.facts, aborted=2.5, message="m"))
+    text = drill.table(drill.DrillReport("canary-abort", "checkout", False, [run]))
+    assert (
+        "run 1 canary: aborted 2.5s after the bad change (m); stable x:1, Git now x:2 (agrees: False)" in text
+    )
