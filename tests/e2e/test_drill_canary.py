@@ -121,3 +121,18 @@ def test_report_names_what_the_canary_drill_must_achieve() -> None:
     assert (
         "run 1 canary: aborted 2.5s after the bad change (m); stable x:1, Git now x:2 (agrees: False)" in text
     )
+
+
+@pytest.mark.slow
+@needs_prometheus
+def test_gitops_alone_leaves_git_naming_the_aborted_version() -> None:
+    """The baseline: Argo Rollouts protects the traffic, but Git still says 1.5.0 and the app stays
+    Degraded; nothing makes Git agree with what runs."""
+    out = io.StringIO()
+    tuning = drill.Tuning(time_scale=0.34, limit=14)
+    assert drill.main("canary-abort", baseline=True, output_format="json", stream=out, tuning=tuning) == 0
+    (run,) = json.loads(out.getvalue())["runs"]
+    facts = run["canary"]
+    assert facts["message"].startswith("RolloutAborted: "), run["events"]
+    assert facts["git_image"] == "ghcr.io/acme/checkout:1.5.0" and facts["git_agrees_with_stable"] is False
+    assert facts["rollout_health"] == "Degraded" and run["commit"] is None and not run["recovered"]
