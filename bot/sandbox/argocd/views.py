@@ -1,7 +1,8 @@
 """Read-only views of an emulated app beyond the Application itself: resource tree, diffs, events, fields.
 
 Each returns the JSON body of one Argo CD endpoint, shaped by ``wire``. The tree is the only place
-ReplicaSets and Pods appear (as in Argo CD), with Pod health from the workload model. It reads app
+ReplicaSets and Pods appear (as in Argo CD), with Pod health from the workload model; a Rollout owns one
+ReplicaSet per pod template (stable and canary), and its live object carries the Rollouts status. It reads app
 state under the caller's lock and must not change it.
 """
 
