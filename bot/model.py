@@ -267,6 +267,7 @@ class AppStatus:
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source_type: str = ""  # status.sourceType (Helm, Kustomize, Directory, Plugin), else inferred
     health_since: datetime | None = None  # status.health.lastTransitionTime (Argo CD's own clock)
+    rollouts: tuple[str, ...] = ()  # "namespace/name" of the Argo Rollouts Rollouts in status.resources
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,33 @@ class DeployEvidence:
 
 
 @dataclass(frozen=True)
+class RolloutState:
+    """One Argo Rollouts ``Rollout`` of an app as Argo CD shows it: the health its Lua check gives
+    (resource tree), and from the live object (managed-resources) the abort flag and the stable and
+    canary ReplicaSets with their images. Live fields are None/empty when the live state was unreadable."""
+
+    name: str
+    namespace: str
+    health: HealthStatus
+    message: str = ""
+    revision: str = ""  # rollout.argoproj.io/revision (the tree's "Rev:N")
+    aborted: bool | None = None  # status.abort
+    observed: bool | None = None  # status.observedGeneration == metadata.generation
+    stable_hash: str = ""  # status.stableRS
+    current_hash: str = ""  # status.currentPodHash
+    stable_images: tuple[str, ...] = ()  # images of ReplicaSet {name}-{stableRS}
+    canary_images: tuple[str, ...] = ()  # images of ReplicaSet {name}-{currentPodHash}
+
+    @property
+    def abort_reported(self) -> bool:
+        """Degraded because the canary was aborted (v1.0+ phase message "RolloutAborted: ...", or a
+        legacy status with ``abort: true``), not an invalid spec or a plain progress deadline."""
+        if self.health is not HealthStatus.DEGRADED:
+            return False
+        return self.message.startswith("RolloutAborted") or self.aborted is True
+
+
+@dataclass(frozen=True)
 class AppObservation:
     """One app in one cycle: its Argo CD status (None when unreadable) and its SLO reports."""
 
@@ -317,6 +345,8 @@ class AppObservation:
     replicas: int | None = None  # current replica count, when observed
     hpa: tuple[int, int] | None = None  # (minReplicas, maxReplicas) when an HPA owns the workload
     deploys: tuple[DeployEvidence, ...] = ()  # the regression trigger's data, when a policy asks for it
+    rollouts: tuple[RolloutState, ...] = ()  # the rollout_aborted trigger's data, when a policy asks
+    rollout_error: str = ""  # why the Rollouts of an app that has some could not be read
 
 
 @dataclass(frozen=True)

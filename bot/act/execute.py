@@ -134,7 +134,10 @@ def _stage(
             raise errors.RollbackError("no Argo CD status to roll back from", app=action.app)
         strategy = rollback.Strategy(str(p.get("strategy") or spec.rollback))
         prefixes = manifests.prefixes(spec)
-        rp = rollback.plan(obs.status, clone, strategy, paths=prefixes, allowed_paths=prefixes)
+        # an aborted canary: go back to the deployment whose images its stable ReplicaSet runs
+        stable = tuple(map(str, p.get("stable_images") or ()))
+        good = rollback.stable_revision(obs.status, clone, prefixes, stable) if stable else None
+        rp = rollback.plan(obs.status, clone, strategy, paths=prefixes, allowed_paths=prefixes, good=good)
         rollback.stage(rp, clone)
         commits = tuple(message.CommitRef(c.sha, c.subject, c.author) for c in rp.commits)
         ctx = _context(

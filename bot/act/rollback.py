@@ -88,6 +88,34 @@ def good_revision(
     )
 
 
+def stable_revision(
+    app: model.AppStatus, clone: gitrepo.WorkingClone, paths: Sequence[str], images: Collection[str]
+) -> str | None:
+    """The newest earlier deployment whose manifests under ``paths`` name every one of ``images`` (the
+    images an aborted canary's stable ReplicaSet runs), or None when no deployment writes them as full
+    references (kustomize/Helm image fields, history gone): the caller then uses ``good_revision``."""
+    from bot.act import edit  # the manifest editor, as in _pin_images
+
+    wanted, bad = set(images), bad_revision(app)
+    is_ancestor = _ancestry(clone)
+    for dep in reversed(app.history[:-1]):
+        if not wanted or not dep.revision or _same(dep.revision, bad) or not is_ancestor(dep.revision, bad):
+            continue
+        found: set[str] = set()
+        for path in paths:
+            for name in clone.list_files(dep.revision, path.strip("/")):
+                data = clone.show(dep.revision, name) if name.endswith(_MANIFEST_SUFFIXES) else None
+                if data is None:
+                    continue
+                try:
+                    found |= {ref.value for ref in edit.find_images(data.decode(), filename=name)}
+                except (errors.ManifestError, UnicodeDecodeError):
+                    continue  # not a manifest githeal can read: it names no image
+        if wanted <= found:
+            return dep.revision
+    return None
+
+
 def _under(file: str, paths: Sequence[str]) -> bool:
     for path in paths:
         root = path.strip("/")

@@ -99,6 +99,7 @@ class ResourceNode(TypedDict, total=False):
     parentRefs: list[dict[str, str]]
     images: list[str]
     health: dict[str, str]
+    info: list[dict[str, str]]  # e.g. {"name": "Revision", "value": "Rev:3"}
 
 
 class ApplicationTree(TypedDict, total=False):
@@ -304,5 +305,10 @@ def parse_app(raw: Application, default_namespace: str | None = None) -> model.A
         sources=_sources(spec),
         revisions=_list(sync.get("revisions")),
         operation_revisions=_list(result.get("revisions")) or _list(op_sync.get("revisions")),
+        rollouts=tuple(
+            f"{r.get('namespace', '')}/{r.get('name', '')}"
+            for r in status.get("resources") or []
+            if r.get("kind") == "Rollout" and r.get("group") == "argoproj.io"
+        ),
     )
     return focus(parsed, source_index(parsed.sources)) if parsed.sources else parsed

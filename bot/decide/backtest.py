@@ -70,7 +70,7 @@ def replayable(policy: pol.Policy, *, load: bool = False) -> str:
         return ""
     if isinstance(policy.trigger, pol.LoadTrigger):
         return "" if load else "not replayable: load trigger without prometheus.load_query"
-    if isinstance(policy.trigger, pol.HealthTrigger | pol.OutOfSyncTrigger):
+    if isinstance(policy.trigger, pol.HealthTrigger | pol.OutOfSyncTrigger | pol.RolloutAbortedTrigger):
         return "not replayable: the trigger reads Argo CD state, which has no past"
     return f"not replayable: {type(policy.trigger).__name__} is not read from SLO history"
 

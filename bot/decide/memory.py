@@ -92,7 +92,10 @@ def _recommend(
 
 def _derived(trigger: object) -> bool:
     # Argo CD state and deploy evidence are read at the newest instant only: no past to derive from
-    return not isinstance(trigger, pol.HealthTrigger | pol.OutOfSyncTrigger | pol.RegressionTrigger)
+    return not isinstance(
+        trigger,
+        pol.HealthTrigger | pol.OutOfSyncTrigger | pol.RegressionTrigger | pol.RolloutAbortedTrigger,
+    )
 
 
 def steps_needed(policies: Iterable[pol.Policy]) -> int:

@@ -79,7 +79,7 @@ def build(
 
     - rollback: strategy (the policy's, else the app's configured one, else ""), bad_revision,
       previous_revision (newest other revision in Argo CD history, "" if none), path, repo_url,
-      target_revision.
+      target_revision; for a rollout_aborted trigger also stable_images (of the stable ReplicaSets).
       Heal-Id subject: the bad revision.
     - restart: annotation, path, revision. Subject: the revision (a restart commit changes it).
     - reconcile: mode (adopt|enforce), path, revision, target_revision. Subject: "mode:revision".
@@ -127,6 +127,10 @@ def build(
             "repo_url": status.repo_url,
             "target_revision": status.target_revision,
         }
+        if isinstance(policy.trigger, pol.RolloutAbortedTrigger):
+            # the act stage rolls back to the deployment that runs these (the canary's stable ReplicaSet)
+            stable = {i for r in obs.rollouts if r.abort_reported for i in r.stable_images}
+            params["stable_images"] = tuple(sorted(stable))
         return Candidate(_action(policy, obs.app, bad, reason=reason, evidence=fired.evidence, params=params))
     if isinstance(remedy, pol.Restart):
         reason = f"{fired.summary}: restart (bump {remedy.annotation})"

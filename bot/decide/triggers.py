@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot import model
-from bot.decide import regression
+from bot.decide import canary, regression
 from bot.settings import policy as pol
 
 S = model.SampleState
@@ -179,6 +179,9 @@ def _regression(trigger: pol.RegressionTrigger, obs: model.AppObservation) -> Si
 
 def read(trigger: pol.Trigger, obs: model.AppObservation) -> Signal:
     """This cycle's reading of ``trigger`` for one app."""
+    if isinstance(trigger, pol.RolloutAbortedTrigger):
+        found = canary.read(obs)
+        return Signal(Reading(found.state), found.evidence, found.note, found.suspect)
     if isinstance(trigger, pol.RegressionTrigger):
         return _regression(trigger, obs)
     if isinstance(trigger, pol.SloTrigger):

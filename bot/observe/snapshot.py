@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from bot import errors, model
 from bot.clients import argoapp, argocd, prometheus
-from bot.observe import collect, deploys
+from bot.observe import collect, deploys, rollouts
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class Sources:
     # the regression trigger's windows (the longest of the policies); 0: no policy needs deploy evidence
     deploy_window: float = 0.0
     deploy_baseline: float = 0.0
+    rollouts: bool = False  # a policy reads Argo Rollouts canaries: read the Rollouts of apps that have some
 
 
 def _named(wanted: str, index: Index) -> list[model.AppStatus]:
@@ -283,6 +284,8 @@ def observe(
     newest = _observations(
         chosen, picked, reports.get(at, {}), loads.get(at, {}), replicas.get(at, {}), evidence
     )
+    if sources.rollouts:
+        newest = rollouts.attach(sources.argocd, newest)
     return model.Snapshot(
         at=datetime.fromtimestamp(at, UTC),
         apps=MappingProxyType(newest),

@@ -246,3 +246,30 @@ def _fraction(value: object, key: str) -> float:
     if not 0.0 <= number <= 1.0:
         raise ValueError(f"{key} must be between 0 and 1 (or a percentage), got {value!r}")
     return number
+
+
+def mix(stable: Outcome, canary: Outcome, weight: float) -> Outcome:
+    """A canary taking ``weight`` of the requests: shares add up by weight; latency is the weighted mean
+    (one latency per outcome is all the simulator's histogram takes); the worse health wins."""
+    share = {c: (1 - weight) * stable.share[c] + weight * canary.share[c] for c in stable.share}
+    latency = (1 - weight) * stable.latency + weight * canary.latency
+    health = canary.health if canary.health == "Degraded" else stable.health
+    images = tuple(sorted({*stable.images, *canary.images}))
+    return Outcome(
+        stable.rate,
+        stable.replicas,
+        share,
+        latency,
+        stable.shed_latency,
+        health,
+        canary.behaviour if weight > 0 else stable.behaviour,
+        images,
+        stable.bad_config,
+    )
+
+
+def analysis(images: Iterable[str], behaviours: Mapping[str, Behaviour], max_error: float = 0.05) -> str:
+    """What a canary AnalysisRun measuring the success rate (>= 1 - ``max_error``) and readiness says
+    about these images: ``Failed`` or ``Successful``."""
+    found = behaviour_for(images, behaviours)
+    return "Failed" if found.kind == CRASH_LOOP or found.error_rate > max_error else "Successful"

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from bot import errors, model
 from bot.act import edit
+from bot.sandbox import canary as canaries
 from bot.sandbox import mttr
 from bot.sandbox import scenario as scn
 from bot.sandbox import world as sandbox
@@ -71,6 +72,9 @@ def world_options(sc: scn.Scenario, baseline: bool, tuning: Tuning) -> sandbox.O
     if sc.workload:
         opts.workload = {w.name: w for w in sc.workload}
     opts.behaviours = dict(sc.behaviours)
+    opts.canaries = dict(sc.canary)
+    if sc.canary:
+        opts.regression = None  # the canary's own analysis is the trigger: githeal heals Git on its abort
     opts.config_rules = sc.config_rules
     overrides: dict[str, Any] = {}
     if sc.expect.action is model.ActionKind.RECONCILE:
@@ -104,6 +108,8 @@ def windows(w: sandbox.World, baseline: bool, tuning: Tuning) -> dict[str, Any]:
             {k: v[k] for k in ("severity", "long", "short", "factor")} for v in cfg["slos"][0]["windows"]
         ],
     }
+    if any("rollout_aborted" in p["when"] for p in cfg["policies"]):
+        used["trigger"] = "rollout_aborted"
     reg = next((p for p in cfg["policies"] if "regression" in p["when"]), None)
     if reg is not None:
         used["regression"] = dict(reg["when"]["regression"])
@@ -132,6 +138,9 @@ class _Drill:
         self.broken = False  # the recovery conditions failed at least once since the bad step
         self.holding: float | None = None
         self.events: dict[str, float] = {"start": 0.0}
+        self.canary: canaries.Watch | None = None
+        if sc.canary:
+            self.canary = canaries.Watch(lambda: w.rollout(sc.app), f"apps/{sc.app}/deployment.yaml")
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -169,7 +178,7 @@ class _Drill:
                     done += 1
                 if self.t_bad is not None:
                     self._watch(t)
-                    if self.run.recovered:
+                    if self.run.recovered and self._settled():
                         break
                 time.sleep(self.tuning.poll)
         finally:
@@ -177,6 +186,10 @@ class _Drill:
             self.cycler.join(timeout=30)
             self.engine.close()
             self.rt.close()
+        if self.canary is not None:
+            self.canary.finish(lambda spec: self.git("show", spec), self._verdict())
+            self.run.canary = self.canary.facts
+            self.run.exceeded += [] if self.run.baseline else self.canary.problems()
         self.run.seconds = round(self.now(), 2)
         if self.t_bad is not None:
             self.run.watched = round(self.now() - self.t_bad, 2)
@@ -270,6 +283,8 @@ class _Drill:
             if a["sync"] == "Synced" and self._contains(a["revision"], r.heal_commit):
                 r.synced = round(t - t_bad, 2)
                 self.note(f"synced at {a['revision'][:7]} (contains heal {r.heal_commit[:7]})")
+        if self.canary is not None:
+            self.canary.poll(t - t_bad, self.note)
         ratio = self._error_ratio()
         if ratio is not None:
             r.error_ratio = round(ratio, 4)
@@ -283,12 +298,24 @@ class _Drill:
         elif self.broken and self.holding is None:
             self.holding = t
         hold = self.sc.expect.recovered.hold * self.tuning.time_scale
-        if self.holding is not None and t - self.holding >= hold:
+        if self.holding is not None and t - self.holding >= hold and not r.recovered:
             # recovered when the workload stopped failing: its last failed request (the other
             # conditions, e.g. Argo CD Synced, confirm it for the hold), not a rate window draining
             end = failed_at if failed_at is not None and failed_at >= t_bad else self.holding
             r.recovered, r.mttr = True, round(end - t_bad, 2)
             self.note("recovered")
+
+    def _verdict(self) -> str | None:
+        """The heal's githeal/verify verdict (success/failure/error), None while pending or absent."""
+        heal = self.run.heal_commit
+        if not heal:
+            return None
+        statuses = self.w.github_state().get("statuses", {})
+        return canaries.verdict(statuses, lambda sha: self._contains(sha, heal))
+
+    def _settled(self) -> bool:
+        """Canary drills also wait for the heal's verification (Synced+Healthy at the heal, SLO fine)."""
+        return self.canary is None or self.run.baseline or self._verdict() is not None
 
     def _contains(self, revision: str, commit: str) -> bool:
         try:

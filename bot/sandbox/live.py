@@ -30,6 +30,12 @@ class LiveWorkload(TypedDict, total=False):
     images: dict[str, str]  # container -> image
     replicas: int
     annotations: dict[str, str]
+    canary: LiveCanary  # an Argo Rollouts canary in progress: its images get ``weight`` % of traffic
+
+
+class LiveCanary(TypedDict):
+    images: dict[str, str]
+    weight: int  # percent; 0 once the rollout aborted
 
 
 class LiveApp(TypedDict, total=False):
@@ -141,3 +147,11 @@ def replicas(live: LiveApp) -> tuple[int, tuple[int, int] | None]:
     if not hpas:
         return declared, None
     return declared, (sum(int(h["min"]) for h in hpas.values()), sum(int(h["max"]) for h in hpas.values()))
+
+
+def canary(live: LiveApp | None) -> tuple[tuple[str, ...], float]:
+    """The images of a canary in progress and its share of the traffic (0..1); ((), 0.0) when none."""
+    for w in (live or {}).get("workloads", []):
+        if (c := w.get("canary")) is not None and c.get("weight", 0) > 0:
+            return tuple(sorted(set(c["images"].values()))), min(1.0, c["weight"] / 100.0)
+    return (), 0.0

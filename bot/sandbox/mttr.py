@@ -40,6 +40,8 @@ class Run:
     seconds: float = 0.0  # the whole run
     watched: float | None = None  # seconds observed after the bad change
     events: list[tuple[float, str]] = field(default_factory=list)  # seconds from the drill's start
+    # canary drills: when the canary aborted in the cluster, its stable image, Git's image, the verdict
+    canary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,4 +95,12 @@ def table(report: DrillReport, width: int = 120) -> str:
         medians = (_fmt(m("live")), _fmt(m("detect")), _fmt(m("commit")), _fmt(m("synced")), _fmt(m("mttr")))
         t.add_row("median", *medians, "", "", "")
     console.print(t)
+    for r in report.runs:
+        if c := r.canary:
+            console.print(
+                f"run {r.number} canary: aborted {_fmt(c.get('aborted'))} after the bad change "
+                f"({c.get('message') or 'no abort seen'}); stable {c.get('stable_image')}, Git now "
+                f"{c.get('git_image')} (agrees: {c.get('git_agrees_with_stable')}); "
+                f"Rollout {c.get('rollout_health')}; heal verified: {c.get('verified')}"
+            )
     return out.getvalue()

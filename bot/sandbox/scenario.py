@@ -21,6 +21,7 @@ from ruamel.yaml.error import YAMLError
 
 from bot import errors, model
 from bot.sandbox import behaviour as bhv
+from bot.sandbox import canary as canaries
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 EVENTS = ("start", "synced", "healthy", "breach", "heal", "recovered")
@@ -130,6 +131,7 @@ class Scenario:
     expect: Expect
     limits: Limits
     source: str = ""
+    canary: Mapping[str, canaries.Steps] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def split_path(path: str) -> tuple[tuple[str, str | None], ...]:
@@ -210,6 +212,7 @@ class _Parser:
             "steps",
             "expect",
             "limits",
+            "canary",
         }
         self.mapping(doc, "", top, {"name", "app", "description", "steps", "expect", "limits"})
         app = str(doc["app"])
@@ -234,7 +237,21 @@ class _Parser:
             expect=self.expect(doc["expect"]),
             limits=self.limits(doc["limits"]),
             source=self.source,
+            canary=self.canary(doc.get("canary") or {}, doc),
         )
+
+    def canary(self, raw: Any, parent: Any) -> Mapping[str, canaries.Steps]:
+        """``canary: {app: {steps: [...]}}``: the app is released by an Argo Rollouts canary."""
+        if not isinstance(raw, Mapping):
+            raise self.fail(parent, "canary", "must map app names to {steps: [...]}")
+        out = {}
+        for app, body in raw.items():
+            self.mapping(body, f"canary.{app}", {"steps"}, {"steps"})
+            try:
+                out[str(app)] = canaries.steps(body["steps"])
+            except ValueError as exc:
+                raise self.fail(body, f"canary.{app}.steps", str(exc)) from exc
+        return MappingProxyType(out)
 
     def app_spec(self, name: str, raw: Any, parent: Any) -> bhv.AppSpec:
         key = f"workload.{name}"

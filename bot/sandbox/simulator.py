@@ -204,7 +204,7 @@ class Simulator:
         config_error, bad = bhv.config_errors(st.spec.name, live.get("configmaps") or {}, self.config_rules)
         progressing = self.now < st.progressing_until
         images = live_state.images(live)
-        return bhv.serve(
+        serving = bhv.serve(
             st.spec,
             rate,
             replicas,
@@ -214,6 +214,12 @@ class Simulator:
             bad_config=bad,
             progressing=progressing,
         )
+        canary, weight = live_state.canary(live)
+        if not canary:
+            return serving
+        # an Argo Rollouts canary: its pods take ``weight`` of the requests until it is promoted or aborted
+        trial = bhv.serve(st.spec, rate, replicas, canary, self.behaviours, config_error=config_error)
+        return bhv.mix(serving, trial, weight)
 
     # ------------------------------------------------------------------ reading
 
@@ -224,6 +230,12 @@ class Simulator:
             if app not in self._apps:
                 return "Healthy"
             return "Progressing" if self._live.get(app) is None else self._outcome(self._apps[app]).health
+
+    def analysis(self, app: str, images: Mapping[str, str]) -> str:
+        """Argo CD emulator hook for a canary step's AnalysisRun: ``Failed`` when the canary images error
+        (more than 5% of requests), crash or are unknown to fail, ``Successful`` otherwise."""
+        with self._lock:
+            return bhv.analysis(images.values(), self.behaviours)
 
     def since_last_failure(self, app: str) -> float | None:
         """Seconds since the app last failed a request (a 500 or a shed 503); None if it never did.

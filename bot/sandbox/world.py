@@ -23,9 +23,9 @@ from ruamel.yaml import YAML
 from bot import errors, settings
 from bot.act import edit
 from bot.sandbox import behaviour as bhv
+from bot.sandbox import canary, simulator
 from bot.sandbox import prometheus as promserver
-from bot.sandbox import simulator
-from bot.sandbox.argocd import controller, server, state, workload
+from bot.sandbox.argocd import controller, rollouts, server, state, workload
 from bot.sandbox.github import server as ghserver
 from bot.service import wiring
 
@@ -96,6 +96,8 @@ class Options:
     # apps without automated sync: Argo CD auto-syncs an OutOfSync app to any revision it has not
     # synced yet, so in a monorepo the next unrelated commit would erase live drift on automated apps
     manual_sync: frozenset[str] = frozenset()
+    # apps released by an Argo Rollouts canary (app -> steps), with the policy healing Git on an abort
+    canaries: Mapping[str, canary.Steps] = field(default_factory=dict)
 
 
 def regression_policy(trigger: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,6 +166,7 @@ class World:
             ),
             model=workload.DefaultModel(rollout_delay=self.options.rollout_delay, progress_deadline=20),
             health_callback=lambda app: holder[0].health(app) if holder else None,
+            analysis_callback=lambda app, images: holder[0].analysis(app, images) if holder else None,
         )
         self._stack.enter_context(self.argo)
         self.github = ghserver.GitHubEmulator({GITHUB_REPO: self.bare}, tokens={GITHUB_TOKEN: "githeal"})
@@ -202,6 +205,7 @@ class World:
     def _seed(self) -> None:
         seed = self.dir / "seed"
         shutil.copytree(demo_repo(), seed)
+        canary.convert(seed, self.options.canaries)
         git(seed, "init", "-q", "-b", "main")
         git(seed, "add", "-A")
         git(seed, "commit", "-qm", "shop: initial manifests")
@@ -291,6 +295,8 @@ class World:
         ]
         if o.regression is not None:
             policies.insert(0, regression_policy(o.regression))
+        if o.canaries:
+            policies.insert(0, canary.policy(sorted(o.canaries)))
         for p in policies:
             p.update(o.policy_overrides.get(p["name"], {}))
         return {
@@ -372,6 +378,12 @@ class World:
 
     def live(self, name: str) -> dict[str, Any]:
         return dict(self.argo.live(name))
+
+    def rollout(self, name: str) -> rollouts.Run | None:
+        """The Argo Rollouts view of the app's Rollout, if it has one."""
+        with self.argo.controller.lock:
+            runs = list(self.argo.controller.apps[name].rollout_runs.values())
+        return runs[0] if runs else None
 
     def drift(self, name: str, body: Mapping[str, Any]) -> None:
         r = httpx.post(f"{self.argo.url}/api/emulator/apps/{name}/drift", json=dict(body), timeout=5)

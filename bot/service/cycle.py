@@ -89,6 +89,7 @@ class Engine:
             instants=mem.steps_needed(s.policies),
             deploy_window=max((t.window for t in regressions), default=0.0),
             deploy_baseline=max((t.baseline for t in regressions), default=0.0),
+            rollouts=bool(pol.rollout_triggers(s.policies)),
         )
         self.tools = execute.Tools(s, rt.clones, rt.argocd, rt.github, rt.clock, sli=self._sli)
         self.supervisor = supervise.Supervisor(rt.metrics, rt.sleep, workers=verify_workers)

@@ -295,6 +295,8 @@ def _trigger(b: Build, when: rules.When, doc: locate.Document, loc: locate.Loc) 
         return policy.ThresholdTrigger(when.threshold.slo, when.threshold.cycles)
     if when.regression is not None:
         return _regression(b, when.regression, doc, (*loc, "regression"))
+    if when.rollout_aborted is not None:
+        return policy.RolloutAbortedTrigger(when.rollout_aborted.cycles)
     assert when.load is not None  # schema: exactly one trigger
     return policy.LoadTrigger(when.load.per_replica_above, when.load.cycles)
 

@@ -89,12 +89,33 @@ class RegressionTrigger:
         return max(1, math.ceil(self.window / max(self.step, 1.0)))
 
 
-Trigger = SloTrigger | HealthTrigger | OutOfSyncTrigger | ThresholdTrigger | LoadTrigger | RegressionTrigger
+@dataclass(frozen=True)
+class RolloutAbortedTrigger:
+    """An Argo Rollouts canary of the app was aborted in the cluster (Argo CD: the Rollout Degraded with
+    "RolloutAborted"), its stable ReplicaSet serving while Git still says the aborted version."""
+
+    cycles: int = 1
+
+
+Trigger = (
+    SloTrigger
+    | HealthTrigger
+    | OutOfSyncTrigger
+    | ThresholdTrigger
+    | LoadTrigger
+    | RegressionTrigger
+    | RolloutAbortedTrigger
+)
 
 
 def regression_triggers(policies: Iterable[Policy]) -> tuple[RegressionTrigger, ...]:
     """The regression triggers of ``policies`` (observe reads deploy evidence only when there is one)."""
     return tuple(p.trigger for p in policies if isinstance(p.trigger, RegressionTrigger))
+
+
+def rollout_triggers(policies: Iterable[Policy]) -> tuple[RolloutAbortedTrigger, ...]:
+    """The rollout_aborted triggers of ``policies`` (observe reads Rollouts only when there is one)."""
+    return tuple(p.trigger for p in policies if isinstance(p.trigger, RolloutAbortedTrigger))
 
 
 # --------------------------------------------------------------------------- remedies

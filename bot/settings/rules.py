@@ -287,6 +287,12 @@ class RegressionTrigger(systems.Base):
     min_events: float = Field(default=100.0, gt=0, description="Events since the deploy before any verdict.")
 
 
+class RolloutAbortedTrigger(systems.Base):
+    cycles: PositiveInt = Field(
+        default=1, description="Consecutive cycles the Rollout must be seen aborted (in-cluster verdict)."
+    )
+
+
 class When(systems.Base):
     slo: SloTrigger | None = None
     health: HealthTrigger | None = None
@@ -294,10 +300,13 @@ class When(systems.Base):
     threshold: ThresholdTrigger | None = None
     load: LoadTrigger | None = None
     regression: RegressionTrigger | None = None
+    rollout_aborted: RolloutAbortedTrigger | None = None
 
     @pydantic.model_validator(mode="after")
     def _one(self) -> When:
-        systems.exactly_one(self, ("slo", "health", "out_of_sync", "threshold", "load", "regression"))
+        systems.exactly_one(
+            self, ("slo", "health", "out_of_sync", "threshold", "load", "regression", "rollout_aborted")
+        )
         return self
 
 

@@ -72,7 +72,9 @@ def test_argo_cd_triggers_are_not_replayable() -> None:
     health = policy("restart-degraded", trigger=pol.HealthTrigger((model.HealthStatus.DEGRADED,), 300.0))
     labelled = policy("by-label", labels={"team": "pay"})
     load = policy("scale", trigger=pol.LoadTrigger(10.0, 2))
-    outs = {o.policy: o for o in run("CFFC", health, labelled, load)}
+    canary = policy("canary", trigger=pol.RolloutAbortedTrigger())
+    outs = {o.policy: o for o in run("CFFC", health, labelled, load, canary)}
     assert not outs["restart-degraded"].replayable and "Argo CD state" in outs["restart-degraded"].note
+    assert not outs["canary"].replayable and "Argo CD state" in outs["canary"].note
     assert not outs["by-label"].replayable and "labels" in outs["by-label"].note
     assert not outs["scale"].replayable and "load_query" in outs["scale"].note

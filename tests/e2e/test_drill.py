@@ -30,7 +30,14 @@ needs_prometheus = pytest.mark.skipif(
 def test_bad_step_is_the_first_change_nothing_waits_for() -> None:
     got = {name: drill.bad_step(sc) for name, sc in scn.load_all().items()}
     # bad-deploy ships a good release first and waits for it to be healthy; drift breaks at its first step
-    assert got == {"bad-config": 0, "bad-deploy": 1, "crash-loop": 0, "drift": 0, "load-spike": 0}
+    assert got == {
+        "bad-config": 0,
+        "bad-deploy": 1,
+        "canary-abort": 0,
+        "crash-loop": 0,
+        "drift": 0,
+        "load-spike": 0,
+    }
 
 
 @pytest.mark.parametrize("name", ["bad-config", "bad-deploy", "crash-loop"])

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
+import shutil
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from bot import errors, model
-from bot.sandbox import behaviour, scenario
+from bot.sandbox import behaviour, canary, scenario
 
-NAMES = ("bad-deploy", "bad-config", "load-spike", "drift", "crash-loop")
+NAMES = ("bad-deploy", "bad-config", "load-spike", "drift", "crash-loop", "canary-abort")
 
 
 def test_all_scenarios_load() -> None:
@@ -24,8 +25,14 @@ def test_all_scenarios_load() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_commit_steps_point_at_existing_values_in_the_demo_repo(name: str, demo: Path, locate) -> None:
+def test_commit_steps_point_at_existing_values_in_the_demo_repo(
+    name: str, demo: Path, locate, tmp_path: Path
+) -> None:
     s = scenario.load(scenario.SCENARIO_DIR / f"{name}.yaml")
+    if s.canary:  # the World seeds the repo with these apps' Deployments as canary Rollouts
+        shutil.copytree(demo, tmp_path / "demo")
+        demo = tmp_path / "demo"
+        canary.convert(demo, s.canary)
     for step in s.steps:
         if step.commit is None:
             continue

@@ -157,7 +157,8 @@ CASES = [
             (
                 "when:",
                 "policies[0].when",
-                "use only one of slo, health, out_of_sync, threshold, load, regression (got: slo, health)",
+                "use only one of slo, health, out_of_sync, threshold, load, regression, rollout_aborted "
+                "(got: slo, health)",
             )
         ],
     ),

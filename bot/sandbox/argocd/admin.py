@@ -64,7 +64,7 @@ def admin_add(c: api.Ctx) -> Any:
 @route("GET", "/api/emulator/apps/(?P<name>[^/]+)/live", auth=False)
 def admin_live(c: api.Ctx) -> Any:
     app = _app(c)
-    return workload.live_view(app.live_revision, app.live)
+    return workload.live_view(app.live_revision, app.live, app.rollout_runs)
 
 
 @route("POST", "/api/emulator/apps/(?P<name>[^/]+)/drift", auth=False)
@@ -75,7 +75,7 @@ def admin_drift(c: api.Ctx) -> Any:
             3, "drift needs workload (+image/replicas/annotations), hpa (+min/max) or configmap+key+value"
         )
     c.emu.controller.inject_drift(app, c.body)
-    return workload.live_view(app.live_revision, app.live)
+    return workload.live_view(app.live_revision, app.live, app.rollout_runs)
 
 
 @route("POST", "/api/emulator/apps/(?P<name>[^/]+)/poll", auth=False)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.argocd import rendering, sources, state, workload
+from bot.sandbox.argocd import rendering, rollouthealth, rollouts, sources, state, workload
 
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
 
@@ -38,11 +38,13 @@ class Controller:
         model: workload.WorkloadModel,
         clock: Callable[[], float],
         health_callback: workload.HealthCallback | None = None,
+        analysis_callback: workload.AnalysisCallback | None = None,
     ) -> None:
         self.settings = settings
         self.model = model
         self.clock = clock
         self.health_callback = health_callback
+        self.analysis_callback = analysis_callback
         self.lock = threading.RLock()
         self.apps: dict[str, state.App] = {}
         self._rng = random.Random(settings.seed)
@@ -375,6 +377,8 @@ class Controller:
             live = app.live.get(res_state.resource.key)
             if live is None:
                 res_state.health = workload.Health("Missing") if not res_state.requires_pruning else None
+            elif live.kind == "Rollout" and live.group == "argoproj.io":
+                res_state.health = self._rollout(app, live, now)
             elif (wl := workload.workload_of(live)) is not None:
                 since = now - app.changed_at.get(live.key, now)
                 health = self.model.health(app.name, wl, since)
@@ -390,6 +394,22 @@ class Controller:
             app.health, app.health_since = verdict.status, now
             self.touch(app)
         app.health_message = verdict.message
+
+    def _rollout(self, app: state.App, live: rendering.Resource, now: float) -> workload.Health:
+        """Argo Rollouts reconciles the live Rollout; Argo CD's Lua health check reads the result."""
+        run = rollouts.track(app.rollout_runs.get(live.key), live.manifest, now)
+        app.rollout_runs[live.key] = run
+        ready = float(getattr(self.model, "rollout_delay", 5.0))
+        judge = self.analysis_callback or (lambda _app, _images: None)
+        rollouts.reconcile(
+            run,
+            live.manifest,
+            now,
+            ready,
+            lambda images: judge(app.name, images),
+            failing=getattr(self.model, "failing", None),
+        )
+        return rollouthealth.health(run.served)
 
     def inject_drift(self, app: state.App, drift: dict[str, Any]) -> None:
         """Change a live object the way ``kubectl edit`` would; the live watch then triggers a comparison."""

@@ -46,6 +46,7 @@ class ArgoCDEmulator:
         settings: controller.Settings | None = None,
         model: workload.WorkloadModel | None = None,
         health_callback: workload.HealthCallback | None = None,
+        analysis_callback: workload.AnalysisCallback | None = None,
         clock: Callable[[], float] = time.time,
         background: bool = True,
         tick_interval: float = 0.2,
@@ -57,7 +58,7 @@ class ArgoCDEmulator:
     ) -> None:
         self.model = model if model is not None else workload.DefaultModel()
         self.controller = controller.Controller(
-            settings or controller.Settings(), self.model, clock, health_callback
+            settings or controller.Settings(), self.model, clock, health_callback, analysis_callback
         )
         self.clock = clock
         self.users = dict(users if users is not None else {"admin": "password"})
@@ -136,7 +137,7 @@ class ArgoCDEmulator:
         """What is "running": ``{"revision", "workloads": [...], "configmaps": {...}, "hpas": {...}}``."""
         with self.controller.lock:
             app = self._app(name)
-            return workload.live_view(app.live_revision, app.live)
+            return workload.live_view(app.live_revision, app.live, app.rollout_runs)
 
     def inject_drift(self, name: str, drift: Mapping[str, Any]) -> None:
         """``{"workload", "container"?, "image"?, "replicas"?, "annotations"?}``, ``{"hpa", "min"?, "max"?}``

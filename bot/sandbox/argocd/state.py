@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from bot.sandbox.argocd import rendering, workload
+from bot.sandbox.argocd import rendering, rollouts, workload
 
 ResourceKey = tuple[str, str, str, str]  # group, kind, namespace, name
 DEFAULT_SERVER = "https://kubernetes.default.svc"
@@ -160,6 +160,7 @@ class App:
     compare_at: float | None = None
     sync_error: str | None = None  # emulator behaviour: make every sync fail with this message
     app_namespace: str = CONTROL_NAMESPACE
+    rollout_runs: dict[ResourceKey, rollouts.Run] = field(default_factory=dict)  # Argo Rollouts' view
 
     # -- spec accessors
 

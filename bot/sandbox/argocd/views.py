@@ -1,7 +1,8 @@
 """Read-only views of an emulated app beyond the Application itself: resource tree, diffs, events, fields.
 
 Each returns the JSON body of one Argo CD endpoint, shaped by ``wire``. The tree is the only place
-ReplicaSets and Pods appear (as in Argo CD), with Pod health from the workload model. It reads app
+ReplicaSets and Pods appear (as in Argo CD), with Pod health from the workload model; a Rollout owns one
+ReplicaSet per pod template (stable and canary), and its live object carries the Rollouts status. It reads app
 state under the caller's lock and must not change it.
 """
 
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot.sandbox.argocd import rendering, state, wire, workload
+from bot.sandbox.argocd import rendering, rollouts, state, wire, workload
 
 
 def _ref(app: state.App, res: rendering.Resource) -> dict[str, Any]:
@@ -54,7 +55,13 @@ def tree(app: state.App, model: workload.WorkloadModel, now: float) -> dict[str,
         wl = workload.workload_of(res)
         created = max(app.changed_at.get(key, app.created_at), app.created_at)
         images = list(wl.images.values()) if wl else []
-        nodes.append(_node(app, res, None, {"images": images, "health": health, "created": created}))
+        run = app.rollout_runs.get(key)
+        info = [{"name": "Revision", "value": f"Rev:{run.revision}"}] if run is not None else []
+        top = {"images": images, "health": health, "created": created, "info": info}
+        nodes.append(_node(app, res, None, top))
+        if run is not None:
+            nodes.extend(_rollout_children(app, res, run, pod_health, now))
+            continue
         if wl is None or res.kind != "Deployment":
             continue
         rs = _child(app, "ReplicaSet", res, repr(state.template(res)), 10)
@@ -76,6 +83,40 @@ def tree(app: state.App, model: workload.WorkloadModel, now: float) -> dict[str,
             )
     nodes.sort(key=lambda n: (n.get("group", ""), n["kind"], n.get("namespace", ""), n["name"]))
     return {"nodes": nodes}
+
+
+def _rollout_children(
+    app: state.App, res: rendering.Resource, run: rollouts.Run, pod_health: Any, now: float
+) -> list[dict[str, Any]]:
+    """A Rollout owns one ReplicaSet per pod template (``{rollout}-{pod hash}``, ``Rev:N``); the stable
+    and the current one are shown, each with its own images and its share of the replicas as Pods."""
+    stable_n, canary_n = rollouts.split(run, res.manifest)
+    wanted = {run.stable_hash: stable_n, run.current_hash: canary_n}
+    if run.stable_hash == run.current_hash:
+        wanted = {run.stable_hash: rollouts.replicas_of(res.manifest)}
+    out = []
+    for pod_hash, count in wanted.items():
+        images = list(run.images.get(pod_hash, {}).values())
+        rs = rendering.Resource("apps", "v1", "ReplicaSet", res.namespace, f"{res.name}-{pod_hash}", {})
+        info = [{"name": "Revision", "value": f"Rev:{run.revisions.get(pod_hash, run.revision)}"}]
+        created = run.changed_at if pod_hash == run.current_hash else app.created_at
+        healthy = workload.Health("Healthy")
+        out.append(
+            _node(app, rs, res, {"info": info, "images": images, "health": healthy, "created": created})
+        )
+        for i in range(count):
+            pod = _child(app, "Pod", rs, f"{rs.name}/{i}", 5)
+            containers = {str(n): image for n, image in enumerate(images)}
+            wl = workload.Workload("Pod", pod.name, pod.namespace, containers, 1)
+            ph = pod_health(wl, now - created) if pod_health else healthy
+            ready = "1" if ph is not None and ph.status == "Healthy" else "0"
+            pod_info = [
+                {"name": "Status Reason", "value": "Running" if ready == "1" else (ph.message if ph else "")},
+                {"name": "Containers", "value": f"{ready}/{len(images)}"},
+            ]
+            extra = {"info": pod_info, "images": images, "health": ph, "created": created}
+            out.append(_node(app, pod, rs, extra))
+    return out
 
 
 def _masked(res: rendering.Resource | None, manifest: dict[str, Any] | None = None) -> str:
@@ -125,6 +166,16 @@ def _as_served(app: state.App, res: rendering.Resource | None) -> dict[str, Any]
     manifest = dict(res.manifest)
     meta = {**(manifest.get("metadata") or {}), "uid": wire.uid(app, *res.key)}
     manifest["metadata"] = {**meta, "resourceVersion": str(app.resource_version), "generation": 1}
+    run = app.rollout_runs.get(res.key)
+    if run is not None and run.served:
+        served = dict(run.served)
+        served["metadata"] = {
+            **(served.get("metadata") or {}),
+            **manifest["metadata"],
+            "generation": run.generation,
+        }
+        served["metadata"]["annotations"] = (run.served.get("metadata") or {}).get("annotations")
+        return served
     if (wl := workload.workload_of(res)) is not None:
         manifest["status"] = {"observedGeneration": 1, "replicas": wl.replicas, "readyReplicas": wl.replicas}
     return manifest

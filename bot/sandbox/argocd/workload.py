@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from bot.sandbox.argocd import rendering
+from bot.sandbox.argocd import rendering, rollouts
 
 HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
 
@@ -86,6 +86,10 @@ class WorkloadModel(Protocol):
 HealthCallback = Callable[[str], str | None]
 """app name -> a health status to combine (worst wins) with the model's, or None; e.g. a simulator."""
 
+AnalysisCallback = Callable[[str, Mapping[str, str]], str | None]
+"""(app name, canary container images) -> a canary AnalysisRun's phase: "Failed", "Successful", or None
+(no opinion: it fails only when the model says an image is failing); e.g. the workload simulator."""
+
 
 class DefaultModel:
     """Rollouts take ``rollout_delay``; images matching a failing glob never become available."""
@@ -140,12 +144,24 @@ class DefaultModel:
         )
 
 
-def live_view(revision: str, resources: Mapping[Any, rendering.Resource]) -> dict[str, Any]:
-    """The ``/api/emulator/apps/{name}/live`` document the workload simulator polls."""
+def live_view(
+    revision: str,
+    resources: Mapping[Any, rendering.Resource],
+    canaries: Mapping[Any, rollouts.Run] | None = None,
+) -> dict[str, Any]:
+    """The ``/api/emulator/apps/{name}/live`` document the workload simulator polls. A Rollout in a
+    canary (``canaries``: key -> ``rollouts.Run``) serves its stable images, and its canary's images
+    get ``canary.weight`` percent of the traffic (0 once aborted)."""
     workloads, configmaps, hpas = [], {}, {}
     for res in sorted(resources.values(), key=lambda r: r.key):
         if (workload := workload_of(res)) is not None:
-            workloads.append(workload.as_json())
+            item = workload.as_json()
+            run = (canaries or {}).get(res.key)
+            if run is not None and run.current_hash != run.stable_hash:
+                item["images"] = dict(run.images.get(run.stable_hash) or item["images"])
+                weight = rollouts.weight(run, res.manifest)
+                item["canary"] = {"images": dict(run.images[run.current_hash]), "weight": weight}
+            workloads.append(item)
         elif res.kind == "ConfigMap":
             configmaps[res.name] = {str(k): str(v) for k, v in (res.manifest.get("data") or {}).items()}
         elif res.kind == "HorizontalPodAutoscaler":
