@@ -329,8 +329,8 @@ def _one(
         return Result(action, Outcome.DUPLICATE, f"already committed as {found.short}", found.sha, found.sha)
     try:
         ctx, empty = _stage(action, obs, clone, tools)
-        diff = clone.staged_diff()
-        ctx = dataclasses.replace(ctx, diff_stat=clone.staged_stat())
+        diff, stat = clone.staged()
+        ctx = dataclasses.replace(ctx, diff_stat=stat)
         if dry_run or action.mode is model.Mode.OBSERVE:
             outcome = Outcome.DRY_RUN if dry_run else Outcome.OBSERVED
             return Result(action, outcome, action.reason, diff=diff, context=ctx)
