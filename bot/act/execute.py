@@ -245,18 +245,19 @@ def _propose(
     diff: str,
     *,
     automerge: bool = False,
+    existing: githubclient.PrRef | None = None,
 ) -> Result:
+    """``existing``: the heal branch's PR as ``find_pr`` just gave it (None: there is none)."""
     if tools.github is None or repo.github is None:
         raise errors.ConfigError(f"policy {action.policy} opens PRs but repo {repo.name} has no GitHub")
     branch = branch_name(action)
-    existing = tools.github.find_pr(repo.github, branch)
     if existing is not None and existing.state == "closed":
         clone.reset()
         return Result(action, Outcome.REJECTED, f"PR #{existing.number} was closed by a human", pr=existing)
     sha = clone.commit(commit_msg)
     if replicas.claim(clone, branch).status == "already-done":
         return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} first", pr=existing)
-    clone.reset()
+    # the clone goes back to the target branch once, in _one's ``finally``: nothing below reads it
     body = message.pr_body(ctx, templates=tools.templates)
     try:
         pr = tools.github.open_or_update_pr(
@@ -267,6 +268,7 @@ def _propose(
             body,
             labels=[str(x) for x in action.params.get("pr_labels") or ()],
             reviewers=[str(x) for x in action.params.get("pr_reviewers") or ()],
+            new_head=existing is None,  # our push without force created the branch: no PR stands on it
         )
     except errors.BotError as exc:
         if "A pull request already exists" in str(exc):  # GitHub's 422: a replica pushed the same
@@ -301,12 +303,17 @@ def _propose(
 
 
 def _already(
-    action: model.Action, tools: Tools, clone: gitrepo.WorkingClone, repo: tree.RepoSettings
+    action: model.Action,
+    tools: Tools,
+    clone: gitrepo.WorkingClone,
+    repo: tree.RepoSettings,
+    existing: githubclient.PrRef | None,
 ) -> Result | None:
     """The heal's PR (open or merged) or branch already exists: another writer has it, write nothing."""
     if tools.github is None or repo.github is None:
         return None
-    found = replicas.taken(tools.github, repo.github, clone, action, branch_name(action), tools.clock())
+    branch, now = branch_name(action), tools.clock()
+    found = replicas.taken(tools.github, repo.github, clone, action, branch, now, found=(existing,))
     return None if found is None else Result(action, Outcome.DUPLICATE, found[0], pr=found[1])
 
 
@@ -337,8 +344,11 @@ def _one(
         commit_msg = message.commit_message(ctx, templates=tools.templates)
         direct = action.mode is model.Mode.AUTO and action.params.get("merge") == "direct"
         if (not direct or via_pr) and not empty:
-            return _already(action, tools, clone, repo) or _propose(
-                action, tools, clone, repo, ctx, commit_msg, diff, automerge=via_pr
+            existing = None
+            if tools.github is not None and repo.github is not None:
+                existing = tools.github.find_pr(repo.github, branch_name(action))  # once per heal
+            return _already(action, tools, clone, repo, existing) or _propose(
+                action, tools, clone, repo, ctx, commit_msg, diff, automerge=via_pr, existing=existing
             )
         sha = clone.commit(commit_msg, allow_empty=empty)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import random
 import re
 import shutil
@@ -29,6 +30,7 @@ from bot.clients import gitauth, gitcmd, gitrepair
 
 PR_BRANCH_PREFIX = "githeal/"
 HEAL_ID_KEY = "Heal-Id"  # the dedupe key; record.trailers owns the full vocabulary
+COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 HEAL_HORIZON = timedelta(days=30)  # find_heal looks no further back (issue 10 P3: no whole-history walk)
 
 mask = gitauth.mask  # kept here for callers: hide ``user:token@`` in any URL inside a text
@@ -114,6 +116,7 @@ class WorkingClone:
         # HEAD's sha while nothing but our own reset/commit moved it since we learnt it (saves a
         # rev-parse per step); None: ask git.
         self._head: str | None = None
+        self._hooks: Path | None = None  # the hooks directory, once asked
         self._heals: dict[str, CommitInfo] = {}  # Heal-Id -> commit, on remote_ref since _heals_from
         self._heals_tip: str | None = None
         self._heals_from: datetime | None = None
@@ -450,7 +453,7 @@ class WorkingClone:
 
         ``allow_empty`` records an audit-only commit (e.g. an Argo CD sync enforcing Git's state)."""
         with self._failsafe():
-            if self.signing is not None:
+            if self.signing is not None or self._commit_hooks():
                 sha = self._porcelain_commit(message, allow_empty)
             else:
                 sha = self._plumbing_commit(message, allow_empty)
@@ -458,6 +461,15 @@ class WorkingClone:
             self._clean_head = sha if self._reset_seen else None
             self._head = sha
             return sha
+
+    def _commit_hooks(self) -> bool:
+        """Does the clone have commit hooks (an operator's, or a test's kill point)? Then ``git commit``
+        runs them; plumbing would silently skip them."""
+        if self._hooks is None:
+            self._hooks = self.path / ".git" / "hooks"
+            with contextlib.suppress(errors.GitError):
+                self._hooks = self.path / self._git("rev-parse", "--git-path", "hooks")  # core.hooksPath
+        return any(os.access(self._hooks / name, os.X_OK) for name in COMMIT_HOOKS)
 
     def _porcelain_commit(self, message: str, allow_empty: bool) -> str:
         if not allow_empty and self._yes("diff", "--cached", "--quiet"):

@@ -115,3 +115,14 @@ def test_sync_still_finds_dirt_while_fetching(
     assert head == git(remote, "rev-parse", "main")
     assert not (clone.path / "junk.txt").exists()
     assert_clean(clone, remote)
+
+
+def test_commit_hooks_in_the_clone_still_run(clone: gitrepo.WorkingClone, tmp_path: Path) -> None:
+    """An operator's hooks (or a test's kill point) are honoured: with one present, ``git commit`` runs."""
+    ran = tmp_path / "ran"
+    hook = clone.path / ".git" / "hooks" / "post-commit"
+    hook.write_text(f"#!/bin/sh\necho yes > {ran}\n")
+    hook.chmod(0o755)
+    clone.write_files({f"{CHECKOUT}/note.yaml": b"a: 3\n"})
+    clone.commit("heal: with a hook\n")
+    assert ran.read_text() == "yes\n"
