@@ -94,11 +94,17 @@ def branch_name(action: model.Action) -> str:
 
 
 def _context(
-    action: model.Action, obs: model.AppObservation | None, tools: Tools, **kw: object
+    action: model.Action,
+    obs: model.AppObservation | None,
+    tools: Tools,
+    *,
+    defer_sli: bool = False,
+    **kw: object,
 ) -> message.HealContext:
+    """``defer_sli``: leave the sparkline out (a PR asks for it after its push: display only)."""
     status = obs.status if obs else None
     merge = str(action.params.get("merge", ""))
-    sli = tools.sli(action.app)
+    sli = Sli() if defer_sli else tools.sli(action.app)
     return message.HealContext(
         app=action.app,
         action=action.kind.value,
@@ -122,8 +128,17 @@ def _context(
     )
 
 
+def _with_sli(ctx: message.HealContext, tools: Tools) -> message.HealContext:
+    sli = tools.sli(ctx.app)
+    return dataclasses.replace(ctx, sli=sli.values, sli_name=sli.name, sli_window=sli.window or "1h")
+
+
 def _stage(
-    action: model.Action, obs: model.AppObservation | None, clone: gitrepo.WorkingClone, tools: Tools
+    action: model.Action,
+    obs: model.AppObservation | None,
+    clone: gitrepo.WorkingClone,
+    tools: Tools,
+    defer_sli: bool = False,
 ) -> tuple[message.HealContext, bool]:
     """Stage the change in the clone; returns its message context and whether the commit may be empty."""
     spec = tools.settings.apps[action.app]
@@ -141,6 +156,7 @@ def _stage(
             action,
             obs,
             tools,
+            defer_sli=defer_sli,
             target=rp.good_revision[:7],
             strategy=strategy.value,
             good_revision=rp.good_revision,
@@ -151,7 +167,8 @@ def _stage(
         return ctx, False
     if kind is model.ActionKind.RECONCILE and p.get("mode") != "adopt":
         # enforce: Argo CD syncs Git over the drift; the audit trail is an empty heal commit
-        return _context(action, obs, tools, target="Git", changes=("sync live state back to Git",)), True
+        ctx = _context(action, obs, tools, target="Git", changes=("sync live state back to Git",))
+        return ctx, True
     if kind is model.ActionKind.RECONCILE:
         replicas.not_pending(obs, clone, spec)
     read = manifests.read(clone, spec, tools.settings.manifests.max_bytes)
@@ -162,7 +179,7 @@ def _stage(
             raise
         raise errors.ManifestError(f"{exc}{read.note()}", app=action.app) from exc
     clone.write_files({path: text.encode("utf-8") for path, text in fc.files.items()})
-    return _context(action, obs, tools, target=target, changes=fc.changes), False
+    return _context(action, obs, tools, defer_sli=defer_sli, target=target, changes=fc.changes), False
 
 
 def _change(
@@ -258,6 +275,8 @@ def _propose(
     if replicas.claim(clone, branch).status == "already-done":
         return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} first", pr=existing)
     # the clone goes back to the target branch once, in _one's ``finally``: nothing below reads it
+    if not ctx.sli:
+        ctx = _with_sli(ctx, tools)  # the sparkline is display only: asked for after the push
     body = message.pr_body(ctx, templates=tools.templates)
     try:
         pr = tools.github.open_or_update_pr(
@@ -334,8 +353,12 @@ def _one(
     found = clone.find_heal(action.heal_id)
     if found is not None:
         return Result(action, Outcome.DUPLICATE, f"already committed as {found.short}", found.sha, found.sha)
+    proposes = not dry_run and action.mode is not model.Mode.OBSERVE
+    proposes = proposes and (
+        via_pr or not (action.mode is model.Mode.AUTO and action.params.get("merge") == "direct")
+    )
     try:
-        ctx, empty = _stage(action, obs, clone, tools)
+        ctx, empty = _stage(action, obs, clone, tools, defer_sli=proposes)
         diff, stat = clone.staged()
         ctx = dataclasses.replace(ctx, diff_stat=stat)
         if dry_run or action.mode is model.Mode.OBSERVE:
