@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot import model
-from bot.clients import argoapp
+from bot.clients import argoapp, gitauth
 from bot.settings import tree
 
 PREFIX = "githeal.io/"
@@ -226,7 +226,7 @@ def _source_for(
         found = template_for(templates, url) if url else None
         if found is not None:
             return derived_name(url), path, derive(found, url)
-    urls = ", ".join(dict.fromkeys(u for u, _ in candidates if u)) or "(none)"
+    urls = ", ".join(dict.fromkeys(gitauth.mask(u) for u, _ in candidates if u)) or "(none)"
     raise ValueError(f"no configured repo or credential template for {urls}")
 
 

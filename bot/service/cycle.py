@@ -160,9 +160,9 @@ class Engine:
                 with self.verifier._lock(name):
                     clone.sync()
             except errors.GitError as exc:
-                failed[name] = f"cloning {repo.url} with its credential template failed: {exc}"
+                failed[name] = f"cloning {clone.redact(repo.url)} with its credential template failed: {exc}"
                 continue
-            log.event("fleet.repo_derived", repo=name, url=repo.url)
+            log.event("fleet.repo_derived", repo=name, url=clone.redact(repo.url))
             self.derived[name] = repo
             self.rt.clones[name] = clone  # the ledger and the heal path read this same mapping
             self.verifier.clones[name] = clone

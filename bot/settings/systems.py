@@ -269,6 +269,8 @@ class CredentialTemplate(Base):
     @pydantic.field_validator("url")
     @classmethod
     def _remote(cls, value: str) -> str:
+        if re.match(r"^[a-z+]+://[^/@]*:[^/@]*@", value.strip(), re.IGNORECASE):
+            raise ValueError("the url must not carry a password (user:password@): use credentials.token")
         if not _REMOTE.match(value.strip()):
             raise ValueError(
                 "expected an https://, ssh:// or user@host:path URL prefix, "
