@@ -31,6 +31,7 @@ from bot.service import cycle, wiring
 
 TOKEN = "ghs_TEMPLATEtoken0123456789abcdefSECRET"
 ARGO = "githeal.template.token"
+WRONG = "ghs_wrong0123456789abcdefXYZ"
 APPS = benchfleet.app_names(2)  # svc-0000 is fine, svc-0001 burns
 RESTART = {
     "name": "restart-on-burn",
@@ -58,6 +59,9 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     benchfleet.git(seed, "add", "-A")
     benchfleet.git(seed, "commit", "-qm", "two apps")
     benchfleet.git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+    benchfleet.git(
+        tmp_path, "clone", "-q", "--bare", str(seed), str(tmp_path / "served" / "locked" / "x.git")
+    )
     history = tmp_path / "history.om"
     history.write_text(benchfleet.openmetrics(len(APPS), long_history=False, burns=lambda i: i == 1))
     with (
@@ -70,12 +74,16 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
             state.AppConfig(a, url, path=f"apps/{a}", target_revision="main", project="fleet") for a in APPS
         ]
         argo_apps.append(state.AppConfig("stray", "https://elsewhere.invalid/x/y", path="a", project="fleet"))
+        locked = f"{http.url}/locked/x.git"  # its template's token is refused: cloning it fails
+        reposerver.MIRRORS[locked] = str(tmp_path / "served" / "locked" / "x.git")
+        argo_apps.append(state.AppConfig("locked", locked, path="apps/svc-0000", project="fleet"))
         quiet = controller.Settings(poll_interval=3600, poll_jitter=0)
         try:
             with server.ArgoCDEmulator(argo_apps, tokens=[ARGO], settings=quiet) as argo:
                 yield {"tmp": tmp_path, "http": http, "prom": prom, "argo": argo, "url": url, "bare": bare}
         finally:
             reposerver.MIRRORS.pop(url, None)
+            reposerver.MIRRORS.pop(locked, None)
 
 
 def config(w: dict[str, Any]) -> Path:
@@ -93,6 +101,7 @@ def config(w: dict[str, Any]) -> Path:
             # the shorter prefix must lose to the longer one, which carries the working token
             {"url": w["http"].url, "credentials": {"token": {"env": "WRONG_TOKEN"}}},
             {"url": f"{w['http'].url}/platform", "credentials": {"token": {"env": "SHOP_TOKEN"}}},
+            {"url": f"{w['http'].url}/locked", "credentials": {"token": {"env": "WRONG_TOKEN"}}},
         ],
         "apps": {"fleet": {"discover": {"projects": ["fleet"]}, "slos": ["availability"]}},
         "slos": [
@@ -113,10 +122,8 @@ def config(w: dict[str, Any]) -> Path:
 def test_an_app_covered_only_by_a_template_is_healed_through_the_authenticated_remote(
     world: dict[str, Any],
 ) -> None:
-    loaded = settings.load(
-        config(world), env={"SHOP_TOKEN": TOKEN, "WRONG_TOKEN": "ghs_wrong0123456789abcdefXYZ"}
-    )
-    assert not loaded.repos and len(loaded.credential_templates) == 2
+    loaded = settings.load(config(world), env={"SHOP_TOKEN": TOKEN, "WRONG_TOKEN": WRONG})
+    assert not loaded.repos and len(loaded.credential_templates) == 3
     assert TOKEN not in repr(loaded)
     rt = wiring.build(loaded)
     pinned = benchfleet.end() + timedelta(seconds=30)
@@ -134,8 +141,12 @@ def test_an_app_covered_only_by_a_template_is_healed_through_the_authenticated_r
     name = fleet.derived_name(world["url"])
     assert rep.discovered is not None and sorted(rep.discovered.apps) == APPS
     assert {a.repo for a in rep.discovered.apps.values()} == {name}  # both Applications, one clone
-    (skip,) = rep.discovered.skipped
-    assert skip.reason == "no configured repo or credential template for https://elsewhere.invalid/x/y"
+    reasons = {skip.application: skip.reason for skip in rep.discovered.skipped}
+    stray = reasons.pop("argocd/stray")
+    assert stray == "no configured repo or credential template for https://elsewhere.invalid/x/y"
+    why = reasons.pop("argocd/locked")  # a clone that fails skips its Applications, the others go on
+    assert why.startswith(f"cloning {world['http'].url}/locked/x.git with its credential template failed")
+    assert WRONG not in why and not reasons
     assert [a.app for a in rep.plan.actions] == ["svc-0001"]
     commits = git(bare, "log", "--format=%H", f"{before}..main").split()
     assert len(commits) == 1 and not again.errors and not again.plan.actions
