@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from test_fleet import REPOS, TEMPLATE, app
 
+from bot import model
 from bot.observe import fleet
 from bot.settings import tree
 
@@ -101,11 +102,11 @@ def test_derive_copies_the_template_credentials_into_a_clone_of_its_own() -> Non
 
 
 def discover(
-    *statuses: object, credentials: tuple[tree.CredentialTemplate, ...] = TEMPLATES
+    *statuses: model.AppStatus, credentials: tuple[tree.CredentialTemplate, ...] = TEMPLATES
 ) -> fleet.Discovered:
     return fleet.discover(
         {"payments": TEMPLATE},
-        statuses,  # type: ignore[arg-type]
+        statuses,
         repos=REPOS,
         credentials=credentials,
         policies=(),
@@ -145,3 +146,22 @@ def test_a_template_naming_a_repo_does_not_use_credential_templates() -> None:
         slos={"availability"},
     )
     assert found.apps["pay-api"].repo == "manifests" and not found.repos
+
+
+def test_validate_counts_the_templates(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot import cli
+
+    (tmp_path / "cfg.yaml").write_text(
+        "prometheus: {url: http://127.0.0.1:9}\n"
+        "argocd: {url: http://127.0.0.1:9, token: {env: A}}\n"
+        "credential_templates:\n"
+        "  - {url: https://git.example.com/platform, credentials: {token: {env: T}}}\n"
+        "apps:\n  fleet: {discover: {projects: [fleet]}}\n"
+    )
+    result = CliRunner().invoke(cli.main, ["validate", str(tmp_path / "cfg.yaml")], env={"A": "a", "T": "t"})
+    assert result.exit_code == 0, result.output
+    assert (
+        "OK: 0 apps, 0 SLOs (0 from slo_files), 0 policies, 0 repos, 1 credential template" in result.output
+    )
