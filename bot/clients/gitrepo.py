@@ -15,6 +15,7 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -339,6 +340,41 @@ class WorkingClone:
             args += ["--", path]
         return [f for f in self._git(*args, ref=rev).split("\0") if f]
 
+    def blobs(self, rev: str, path: str = "") -> dict[str, str]:
+        """path -> blob id of every file under ``path`` ("" = the whole tree) at ``rev``, in one
+        ``ls-tree`` (submodules and other non-blob entries are left out)."""
+        args = ["ls-tree", "-r", "-z", "--end-of-options", rev]
+        if path not in ("", "."):
+            args += ["--", path]
+        out: dict[str, str] = {}
+        for entry in self._git(*args, ref=rev).split("\0"):
+            meta, tab, name = entry.partition("\t")
+            fields = meta.split()
+            if tab and len(fields) >= 3 and fields[1] == "blob":
+                out[name] = fields[2]
+        return out
+
+    def read_blobs(self, ids: Sequence[str]) -> dict[str, bytes]:
+        """The bytes of each blob id, all through one ``git cat-file --batch`` (not two commands a file)."""
+        if not ids:
+            return {}
+        env = {**os.environ, **self._env}
+        try:
+            done = subprocess.run(
+                ["git", "cat-file", "--batch"],
+                cwd=self.path,
+                input="".join(f"{i}\n" for i in ids).encode(),
+                env=env,
+                capture_output=True,
+                check=True,
+            )
+        except (OSError, subprocess.CalledProcessError) as exc:
+            detail = getattr(exc, "stderr", b"") or str(exc).encode()
+            raise self._error(
+                f"git cat-file --batch failed: {detail.decode(errors='replace').strip()}"
+            ) from exc
+        return _batch(done.stdout)
+
     def log_paths(self, since_rev: str | None, until_rev: str, paths: Sequence[str] = ()) -> list[CommitInfo]:
         """Commits in ``since_rev..until_rev`` (since excluded) touching ``paths``, newest first."""
         rng = f"{since_rev}..{until_rev}" if since_rev else until_rev
@@ -590,6 +626,23 @@ class _Background:
             raise self._error
         assert self._value is not None
         return self._value
+
+
+def _batch(out: bytes) -> dict[str, bytes]:
+    """``git cat-file --batch`` output: ``<id> <type> <size>\\n<content>\\n`` per object found,
+    ``<id> missing\\n`` per object not."""
+    found: dict[str, bytes] = {}
+    at = 0
+    while at < len(out):
+        end = out.index(b"\n", at)
+        head = out[at:end].split()
+        at = end + 1
+        if len(head) != 3:
+            continue  # "<id> missing" (or ambiguous): no content follows
+        size = int(head[2])
+        found[head[0].decode()] = out[at : at + size]
+        at += size + 1
+    return found
 
 
 def stripspace(message: str) -> str:
