@@ -118,6 +118,7 @@ class WorkingClone:
         # rev-parse per step); None: ask git.
         self._head: str | None = None
         self._hooks: Path | None = None  # the hooks directory, once asked
+        self._remote: str | None = None  # remote_ref's sha as the last reset read it; None: ask git
         self._heals: dict[str, CommitInfo] = {}  # Heal-Id -> commit, on remote_ref since _heals_from
         self._heals_tip: str | None = None
         self._heals_from: datetime | None = None
@@ -202,6 +203,7 @@ class WorkingClone:
         self._configured = False
         self._heals_tip = None
         self._head = None
+        self._remote = None
 
     def remake(self, why: str) -> None:
         """Throw the clone away and clone again (the clone is disposable: the remote is the truth)."""
@@ -211,6 +213,7 @@ class WorkingClone:
         self._configure()
 
     def fetch(self) -> None:
+        self._remote = None
         self._net("fetch", "--prune", "--no-tags", self.remote)
 
     def _configure(self) -> None:
@@ -251,6 +254,7 @@ class WorkingClone:
         ours, self._clean_head = self._clean_head, None
         if ours is not None:
             remote, local = self._refs()
+            self._remote = remote
             if local == [self.branch]:
                 if ours != remote:  # e.g. a PR branch was pushed: only the branch moves back
                     self._git("checkout", "--force", "--quiet", "-B", self.branch, self.remote_ref)
@@ -264,6 +268,7 @@ class WorkingClone:
             self._drop_index()
             branch, head, clean = None, None, False
         remote, local = self._refs()
+        self._remote = remote
         self._reset_seen = True
         if clean and branch == self.branch and head == remote and local == [self.branch]:
             self._head = remote
@@ -408,7 +413,7 @@ class WorkingClone:
         only the commits fetched since are read; a rewritten branch is indexed again."""
         floor = self._clock() - self.heal_horizon
         start = floor if since is None or since < floor else since
-        tip = self.resolve(self.remote_ref)
+        tip = self._remote or self.resolve(self.remote_ref)
         known = self._heals_tip
         fresh = self._heals_from is None or start < self._heals_from
         if fresh or known is None or (known != tip and not self.is_ancestor(known, tip)):
@@ -542,6 +547,7 @@ class WorkingClone:
         """Fast-forward push of HEAD; if the branch moved: fetch, ``recheck()`` (still needed?), rebase."""
         target = branch or self.branch
         tracking = f"refs/remotes/{self.remote}/{target}"
+        self._remote = None  # a push moves the remote-tracking ref
         with self._failsafe():
             for attempt in range(1, self.max_push_attempts + 1):
                 try:
