@@ -150,6 +150,13 @@ def render(data: dict[str, Any]) -> str:
             f"{heal['commits']:,} commits) | p50 {heal['ratio_p50']:.2f}x, p95 {heal['ratio_p95']:.2f}x "
             f"| {_verdict(heal['ratio_p50'] <= 2 and heal['ratio_p95'] <= 2)} |"
         )
+        pr = heal.get("pr")
+        if pr:
+            lines.append(
+                f"| P3 decision -> heal branch pushed and PR opened <= 2x raw git + one POST (PR mode) "
+                f"| p50 {pr['ratio_p50']:.2f}x, p95 {pr['ratio_p95']:.2f}x "
+                f"| {_verdict(pr['ratio_p50'] <= 2 and pr['ratio_p95'] <= 2)} |"
+            )
     if len(scale_rows) >= 2:
         xs = [r["apps"] for r in scale_rows]
         lo, hi = min(xs), max(xs)
@@ -189,6 +196,22 @@ def render(data: dict[str, Any]) -> str:
             f"| {heal['raw_p95_s'] * 1000:.1f} |",
             f"| ratio | {heal['ratio_p50']:.2f}x | {heal['ratio_p95']:.2f}x |",
         ]
+        pr = heal.get("pr")
+        if pr:
+            lines += [
+                "",
+                "## heal (P3): decision -> heal branch pushed and PR opened, PR mode (GitHub emulator)",
+                "",
+                "githeal: find the heal's PR, commit, push `githeal/...` without force, open the PR, label "
+                "it. Raw: `git switch -c`, the same edit, `git commit -am`, `git push` of the branch, one "
+                "`POST /repos/{o}/{r}/pulls`, `git switch main`.",
+                "",
+                "| | p50 ms | p95 ms |",
+                "|---|---:|---:|",
+                f"| githeal | {pr['githeal_p50_s'] * 1000:.1f} | {pr['githeal_p95_s'] * 1000:.1f} |",
+                f"| raw git + one POST | {pr['raw_p50_s'] * 1000:.1f} | {pr['raw_p95_s'] * 1000:.1f} |",
+                f"| ratio | {pr['ratio_p50']:.2f}x | {pr['ratio_p95']:.2f}x |",
+            ]
     if ANALYSIS.is_file():
         lines += ["", ANALYSIS.read_text().rstrip()]
     others = [n for n in b if n not in ("scale", "heal")]

@@ -100,6 +100,9 @@ def validate(config: Path, no_secrets: bool) -> None:
         f"{len(loaded.policies)} polic{'ies' if len(loaded.policies) != 1 else 'y'}",
         f"{len(loaded.repos)} repo{'s' * (len(loaded.repos) != 1)}",
     ]
+    if loaded.credential_templates:
+        n = len(loaded.credential_templates)
+        parts.append(f"{n} credential template{'s' * (n != 1)}")
     click.echo(f"{config}: OK: {', '.join(parts)}")
     if no_secrets:
         click.echo("secrets: not checked (--no-secrets)")

@@ -94,11 +94,17 @@ def branch_name(action: model.Action) -> str:
 
 
 def _context(
-    action: model.Action, obs: model.AppObservation | None, tools: Tools, **kw: object
+    action: model.Action,
+    obs: model.AppObservation | None,
+    tools: Tools,
+    *,
+    defer_sli: bool = False,
+    **kw: object,
 ) -> message.HealContext:
+    """``defer_sli``: leave the sparkline out (a PR asks for it after its push: display only)."""
     status = obs.status if obs else None
     merge = str(action.params.get("merge", ""))
-    sli = tools.sli(action.app)
+    sli = Sli() if defer_sli else tools.sli(action.app)
     return message.HealContext(
         app=action.app,
         action=action.kind.value,
@@ -122,8 +128,17 @@ def _context(
     )
 
 
+def _with_sli(ctx: message.HealContext, tools: Tools) -> message.HealContext:
+    sli = tools.sli(ctx.app)
+    return dataclasses.replace(ctx, sli=sli.values, sli_name=sli.name, sli_window=sli.window or "1h")
+
+
 def _stage(
-    action: model.Action, obs: model.AppObservation | None, clone: gitrepo.WorkingClone, tools: Tools
+    action: model.Action,
+    obs: model.AppObservation | None,
+    clone: gitrepo.WorkingClone,
+    tools: Tools,
+    defer_sli: bool = False,
 ) -> tuple[message.HealContext, bool]:
     """Stage the change in the clone; returns its message context and whether the commit may be empty."""
     spec = tools.settings.apps[action.app]
@@ -144,6 +159,7 @@ def _stage(
             action,
             obs,
             tools,
+            defer_sli=defer_sli,
             target=rp.good_revision[:7],
             strategy=strategy.value,
             good_revision=rp.good_revision,
@@ -154,7 +170,8 @@ def _stage(
         return ctx, False
     if kind is model.ActionKind.RECONCILE and p.get("mode") != "adopt":
         # enforce: Argo CD syncs Git over the drift; the audit trail is an empty heal commit
-        return _context(action, obs, tools, target="Git", changes=("sync live state back to Git",)), True
+        ctx = _context(action, obs, tools, target="Git", changes=("sync live state back to Git",))
+        return ctx, True
     if kind is model.ActionKind.RECONCILE:
         replicas.not_pending(obs, clone, spec)
     read = manifests.read(clone, spec, tools.settings.manifests.max_bytes)
@@ -165,7 +182,7 @@ def _stage(
             raise
         raise errors.ManifestError(f"{exc}{read.note()}", app=action.app) from exc
     clone.write_files({path: text.encode("utf-8") for path, text in fc.files.items()})
-    return _context(action, obs, tools, target=target, changes=fc.changes), False
+    return _context(action, obs, tools, defer_sli=defer_sli, target=target, changes=fc.changes), False
 
 
 def _change(
@@ -248,18 +265,21 @@ def _propose(
     diff: str,
     *,
     automerge: bool = False,
+    existing: githubclient.PrRef | None = None,
 ) -> Result:
+    """``existing``: the heal branch's PR as ``find_pr`` just gave it (None: there is none)."""
     if tools.github is None or repo.github is None:
         raise errors.ConfigError(f"policy {action.policy} opens PRs but repo {repo.name} has no GitHub")
     branch = branch_name(action)
-    existing = tools.github.find_pr(repo.github, branch)
     if existing is not None and existing.state == "closed":
         clone.reset()
         return Result(action, Outcome.REJECTED, f"PR #{existing.number} was closed by a human", pr=existing)
     sha = clone.commit(commit_msg)
     if replicas.claim(clone, branch).status == "already-done":
         return Result(action, Outcome.DUPLICATE, f"another replica pushed {branch} first", pr=existing)
-    clone.reset()
+    # the clone goes back to the target branch once, in _one's ``finally``: nothing below reads it
+    if not ctx.sli:
+        ctx = _with_sli(ctx, tools)  # the sparkline is display only: asked for after the push
     body = message.pr_body(ctx, templates=tools.templates)
     try:
         pr = tools.github.open_or_update_pr(
@@ -270,6 +290,7 @@ def _propose(
             body,
             labels=[str(x) for x in action.params.get("pr_labels") or ()],
             reviewers=[str(x) for x in action.params.get("pr_reviewers") or ()],
+            new_head=existing is None,  # our push without force created the branch: no PR stands on it
         )
     except errors.BotError as exc:
         if "A pull request already exists" in str(exc):  # GitHub's 422: a replica pushed the same
@@ -304,12 +325,17 @@ def _propose(
 
 
 def _already(
-    action: model.Action, tools: Tools, clone: gitrepo.WorkingClone, repo: tree.RepoSettings
+    action: model.Action,
+    tools: Tools,
+    clone: gitrepo.WorkingClone,
+    repo: tree.RepoSettings,
+    existing: githubclient.PrRef | None,
 ) -> Result | None:
     """The heal's PR (open or merged) or branch already exists: another writer has it, write nothing."""
     if tools.github is None or repo.github is None:
         return None
-    found = replicas.taken(tools.github, repo.github, clone, action, branch_name(action), tools.clock())
+    branch, now = branch_name(action), tools.clock()
+    found = replicas.taken(tools.github, repo.github, clone, action, branch, now, found=(existing,))
     return None if found is None else Result(action, Outcome.DUPLICATE, found[0], pr=found[1])
 
 
@@ -330,18 +356,25 @@ def _one(
     found = clone.find_heal(action.heal_id)
     if found is not None:
         return Result(action, Outcome.DUPLICATE, f"already committed as {found.short}", found.sha, found.sha)
+    proposes = not dry_run and action.mode is not model.Mode.OBSERVE
+    proposes = proposes and (
+        via_pr or not (action.mode is model.Mode.AUTO and action.params.get("merge") == "direct")
+    )
     try:
-        ctx, empty = _stage(action, obs, clone, tools)
-        diff = clone.staged_diff()
-        ctx = dataclasses.replace(ctx, diff_stat=clone.staged_stat())
+        ctx, empty = _stage(action, obs, clone, tools, defer_sli=proposes)
+        diff, stat = clone.staged()
+        ctx = dataclasses.replace(ctx, diff_stat=stat)
         if dry_run or action.mode is model.Mode.OBSERVE:
             outcome = Outcome.DRY_RUN if dry_run else Outcome.OBSERVED
             return Result(action, outcome, action.reason, diff=diff, context=ctx)
         commit_msg = message.commit_message(ctx, templates=tools.templates)
         direct = action.mode is model.Mode.AUTO and action.params.get("merge") == "direct"
         if (not direct or via_pr) and not empty:
-            return _already(action, tools, clone, repo) or _propose(
-                action, tools, clone, repo, ctx, commit_msg, diff, automerge=via_pr
+            existing = None
+            if tools.github is not None and repo.github is not None:
+                existing = tools.github.find_pr(repo.github, branch_name(action))  # once per heal
+            return _already(action, tools, clone, repo, existing) or _propose(
+                action, tools, clone, repo, ctx, commit_msg, diff, automerge=via_pr, existing=existing
             )
         sha = clone.commit(commit_msg, allow_empty=empty)
         try:

@@ -137,13 +137,16 @@ def read(clone: gitrepo.WorkingClone, spec: tree.AppSpec, max_bytes: int) -> Man
     files: dict[str, str] = {}
     skipped: list[Skipped] = []
     for prefix in prefixes(spec):
-        for path in clone.list_files("HEAD", "" if prefix == "." else prefix):
-            if not (path.endswith((".yaml", ".yml")) and spec.allows(path)) or path in files:
-                continue
-            why = refusal(clone.path, path, max_bytes)
+        entries = clone.blobs("HEAD", "" if prefix == "." else prefix)
+        wanted = [p for p in entries if p.endswith((".yaml", ".yml")) and spec.allows(p) and p not in files]
+        refused = {p: refusal(clone.path, p, max_bytes) for p in wanted}
+        # one git process reads every readable file (it was two per file)
+        contents = clone.read_blobs(list(dict.fromkeys(entries[p] for p in wanted if refused[p] is None)))
+        for path in wanted:
+            why = refused[path]
             decoded = None
             if why is None:
-                data = clone.show("HEAD", path)
+                data = contents.get(entries[path])
                 if data is None:
                     continue
                 decoded, why = text(data, max_bytes)

@@ -72,11 +72,14 @@ def taken(
     action: model.Action,
     branch: str,
     now: datetime,
+    *,
+    found: tuple[github.PrRef | None] | None = None,
 ) -> tuple[str, github.PrRef | None] | None:
     """(why, its PR) when this heal is already someone's: its PR is open or merged (a merged heal
     branch is never reused), or another replica pushed its branch moments ago. A closed PR is left to
-    the caller (rejected for good); a stale branch without a PR is deleted and None returned."""
-    pr = gh.find_pr(repo, branch)
+    the caller (rejected for good); a stale branch without a PR is deleted and None returned.
+    ``found``: the caller's own ``find_pr`` answer for ``branch``, so GitHub is not asked twice."""
+    pr = gh.find_pr(repo, branch) if found is None else found[0]
     if pr is not None and pr.state == "merged":
         return f"already merged as PR #{pr.number}", pr
     if pr is not None and pr.state == "open":

@@ -223,10 +223,13 @@ class GitHubClient:
         *,
         labels: Sequence[str] = (),
         reviewers: Sequence[str] = (),
+        new_head: bool = False,
     ) -> PrRef:
-        """One PR per head branch: edit the open one in place, never reopen one a human closed."""
+        """One PR per head branch: edit the open one in place, never reopen one a human closed.
+        ``new_head``: the caller has just created ``head`` (a push without force), so no PR can stand
+        on it and none is looked up (a racing one still fails the create with GitHub's 422)."""
         with self._call(f"open pull request {head} -> {base} in", repo):
-            existing = self._pulls_for(repo, head, "all")
+            existing = [] if new_head else self._pulls_for(repo, head, "all")
             current = next((p for p in existing if p.state == "open"), None)
             if current is None and existing and existing[0].merged_at is None:
                 return self._ref(repo, existing[0], full=False, outcome="rejected")

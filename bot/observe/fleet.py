@@ -2,21 +2,24 @@
 
 A template (an ``apps`` entry with ``discover``) selects Applications by labels, projects, the
 namespaces of the Application objects and name globs. Each match becomes an app named after its
-Application; its repo is the configured repo whose URL matches the Application's Git source, its
-paths default to the source path, and ``githeal.io/...`` annotations override the template per
-Application. A bad annotation skips that Application with a reason; the others go on. Pure: the
-Applications come in as values (the cycle lists them once), nothing is fetched or cached here.
+Application; its repo is the configured repo whose URL matches the Application's Git source (else a
+repo derived from the longest matching credential template), its paths default to the source path,
+and ``githeal.io/...`` annotations override the template per Application. A bad annotation skips
+that Application with a reason; the others go on. Pure: the Applications come in as values (the
+cycle lists them once), nothing is fetched or cached here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import hashlib
+import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot import model
-from bot.clients import argoapp
+from bot.clients import argoapp, gitauth
 from bot.settings import tree
 
 PREFIX = "githeal.io/"
@@ -54,6 +57,7 @@ class Discovered:
     apps: Mapping[str, tree.AppSpec]
     skipped: tuple[Skipped, ...] = ()
     unmatched: int = 0
+    repos: Mapping[str, tree.RepoSettings] = field(default_factory=dict)  # derived from templates
 
     def summary(self) -> str:
         parts = [f"{len(self.apps)} discovered"]
@@ -67,6 +71,52 @@ def repo_key(url: str) -> str:
     """A Git URL reduced to host/path, so https, ssh and scp-like spellings of one repo compare equal:
     the same normalisation the Argo CD client uses to pick a multi-source app's Git source."""
     return argoapp.repo_key(url)
+
+
+_SCP = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
+
+
+def _ssh(url: str) -> bool | None:
+    """True for ssh:// and user@host:path URLs, False for http(s), None for anything else."""
+    text = url.strip().lower()
+    if text.startswith("ssh://") or _SCP.match(text):
+        return True
+    return False if text.startswith(("https://", "http://")) else None
+
+
+def template_for(templates: Sequence[tree.CredentialTemplate], url: str) -> tree.CredentialTemplate | None:
+    """The credential template for a Git URL: the longest matching prefix, the first one on a tie, as
+    Argo CD's ``getRepositoryCredentialIndex`` (util/db/repository_secrets.go) picks ``repo-creds``.
+    Two deliberate differences: the prefix ends on a path-segment boundary (``host/org`` never lends
+    its token to ``host/org-other`` or to ``host.evil``), and a token template only serves http(s)
+    URLs, an SSH key template only ssh/scp ones."""
+    ssh = _ssh(url)
+    if ssh is None:
+        return None
+    key = repo_key(url)
+    best, size = None, -1
+    for t in templates:
+        prefix = repo_key(t.url)
+        if t.ssh == ssh and (key == prefix or key.startswith(prefix + "/")) and len(prefix) > size:
+            best, size = t, len(prefix)
+    return best
+
+
+def derived_name(url: str) -> str:
+    """The repo name of a template-derived repo: readable and stable for every spelling of the URL."""
+    key = repo_key(url)
+    slug = re.sub(r"[^a-z0-9._-]+", "-", key).strip("-.")[:80]
+    return f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def derive(t: tree.CredentialTemplate, url: str) -> tree.RepoSettings:
+    """The repo a template gives ``url``: the template's credentials and defaults, a clone of its own."""
+    name = derived_name(url)
+    parts = repo_key(url).split("/")
+    github = "/".join(parts[-2:]) if t.github and len(parts) >= 3 else None
+    return dataclasses.replace(
+        t.repo, name=name, url=url.strip(), workdir=t.repo.workdir / name, github=github
+    )
 
 
 def _matches(d: tree.Discovery, status: model.AppStatus) -> bool:
@@ -151,9 +201,15 @@ def _apply_annotations(
     return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
 
-def _source_for(spec: tree.AppSpec, status: model.AppStatus, repos: Mapping[str, str]) -> tuple[str, str]:
-    """(repo name, source path): the first Git source of the Application (its ``source``, then each
-    non-chart entry of ``sources``) whose URL is a configured repo (the template's ``repo``, if set).
+def _source_for(
+    spec: tree.AppSpec,
+    status: model.AppStatus,
+    repos: Mapping[str, str],
+    templates: Sequence[tree.CredentialTemplate] = (),
+) -> tuple[str, str, tree.RepoSettings | None]:
+    """(repo name, source path, derived repo): the first Git source of the Application (its ``source``,
+    then each non-chart entry of ``sources``) whose URL is a configured repo (the template's ``repo``, if
+    set); else the first one a credential template covers, with the repo derived from it.
     A multi-source app often lists a chart or another team's repo first; the manifests may be in any."""
     candidates = [
         (status.repo_url, status.path),
@@ -163,11 +219,15 @@ def _source_for(spec: tree.AppSpec, status: model.AppStatus, repos: Mapping[str,
         key = repo_key(url)
         for name, repo_url in repos.items():
             if (not spec.repo or name == spec.repo) and url and repo_key(repo_url) == key:
-                return name, path
+                return name, path, None
     if spec.repo:
-        return spec.repo, status.path
-    urls = ", ".join(dict.fromkeys(u for u, _ in candidates if u)) or "(none)"
-    raise ValueError(f"its Git source {urls} matches no configured repo")
+        return spec.repo, status.path, None
+    for url, path in candidates:
+        found = template_for(templates, url) if url else None
+        if found is not None:
+            return derived_name(url), path, derive(found, url)
+    urls = ", ".join(dict.fromkeys(gitauth.mask(u) for u, _ in candidates if u)) or "(none)"
+    raise ValueError(f"no configured repo or credential template for {urls}")
 
 
 def discover(
@@ -175,19 +235,22 @@ def discover(
     statuses: Sequence[model.AppStatus],
     *,
     repos: Mapping[str, str],
+    credentials: Sequence[tree.CredentialTemplate] = (),
     configured: Collection[str] = (),
     claimed: Collection[str] = (),
     policies: Collection[str] = (),
     slos: Collection[str] = (),
 ) -> Discovered:
     """The apps this cycle's Applications give. ``repos``: repo name -> URL; ``configured``: names of
-    the static apps (they win over a discovered app of the same name); ``claimed``: the Argo CD
+    the static apps (they win over a discovered app of the same name); ``credentials``: credential
+    templates giving a repo to an Application whose source is no configured repo; ``claimed``: the Argo CD
     Applications static apps already manage (``argocd_app``, by default the app's key): an
     Application is managed once, by its static entry, even when that entry has another name."""
     found: dict[str, tree.AppSpec] = {}
     skipped: list[Skipped] = []
     unmatched = 0
     seen: dict[str, str] = {}
+    derived: dict[str, tree.RepoSettings] = {}
     for status in statuses:
         # Argo CD names an Application outside its control-plane namespace ``ns/name``; the app is ``name``.
         bare = status.name.rpartition("/")[2]
@@ -203,7 +266,9 @@ def discover(
             if narrowed is None:
                 skipped.append(Skipped(where, name, f"opted out ({ENABLED}: false)"))
                 continue
-            repo, source_path = _source_for(narrowed, status, repos)
+            repo, source_path, made = _source_for(narrowed, status, repos, credentials)
+            if made is not None:
+                derived.setdefault(repo, made)  # several Applications in one repo share its clone
             paths = narrowed.paths or ((source_path.strip("/") + "/",) if source_path.strip("/") else ())
             if not paths:
                 raise ValueError("its source has no path and the template gives no paths")
@@ -239,4 +304,5 @@ def discover(
             app_namespace=status.app_namespace or None,
             template=name,
         )
-    return Discovered(found, tuple(skipped), unmatched)
+    used = {spec.repo: derived[spec.repo] for spec in found.values() if spec.repo in derived}
+    return Discovered(found, tuple(skipped), unmatched, used)

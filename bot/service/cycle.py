@@ -69,6 +69,8 @@ class Engine:
         self.configured = s  # the settings as loaded; each cycle adds the apps discovered from Argo CD
         self.shard = shard
         self.discovered = fleet.Discovered({})
+        self.derived: dict[str, tree.RepoSettings] = {}  # repos given by credential templates, kept
+        self._new_repos = False  # a derived repo was first cloned this cycle: its past is read again
         self.memory = mem.Memory()
         self.ledger = ledger.Ledger(
             s, rt.clones, rt.github, bot_logins=frozenset({"githeal", "githeal[bot]"})
@@ -131,25 +133,63 @@ class Engine:
             s.fleets,
             statuses,
             repos={name: r.url for name, r in s.repos.items()},
+            credentials=s.credential_templates,
             configured=s.apps,
             claimed={spec.argocd_app or name for name, spec in s.apps.items() if spec.selector is None},
             policies={p.name for p in s.policies},
             slos=s.slos,
         )
+        found = self._clone_derived(found)
         self.discovered = found
         for skip in found.skipped:
             log.event(
                 "fleet.skipped", application=skip.application, template=skip.template, reason=skip.reason
             )
         self._use_apps({**s.apps, **found.apps})
-        return [target(name, spec, s.repos) for name, spec in found.apps.items()]
+        repos = self.rt.settings.repos
+        return [target(name, spec, repos) for name, spec in found.apps.items()]
+
+    def _clone_derived(self, found: fleet.Discovered) -> fleet.Discovered:
+        """Clone (once, lazily) each repo a credential template gave; a repo that cannot be cloned
+        skips its Applications with the reason, and is tried again next cycle."""
+        failed: dict[str, str] = {}
+        for name, repo in found.repos.items():
+            if name in self.derived:
+                continue  # cloned already; it keeps the URL it was first cloned from
+            clone = wiring.working_clone(repo, self.rt.sleep)
+            try:
+                with self.verifier._lock(name):
+                    clone.sync()
+            except errors.GitError as exc:
+                failed[name] = f"cloning {clone.redact(repo.url)} with its credential template failed: {exc}"
+                continue
+            log.event("fleet.repo_derived", repo=name, url=clone.redact(repo.url))
+            self.derived[name] = repo
+            self.rt.clones[name] = clone  # the ledger and the heal path read this same mapping
+            self.verifier.clones[name] = clone
+            self._new_repos = True
+        if not failed:
+            return found
+        gone = {n: spec for n, spec in found.apps.items() if spec.repo in failed}
+        skipped = tuple(
+            fleet.Skipped(f"{spec.app_namespace or '-'}/{n}", spec.template, failed[spec.repo])
+            for n, spec in gone.items()
+        )
+        return replace(
+            found,
+            apps={n: spec for n, spec in found.apps.items() if n not in gone},
+            skipped=found.skipped + skipped,
+            repos={n: r for n, r in found.repos.items() if n not in failed},
+        )
 
     def _use_apps(self, apps: Mapping[str, tree.AppSpec]) -> None:
-        """Every stage of this cycle (and the verifications it starts) sees the same app set."""
-        settings = replace(self.configured, apps=MappingProxyType(dict(apps)))
+        """Every stage of this cycle (and the verifications it starts) sees the same app and repo set."""
+        repos = {**self.derived, **self.configured.repos}
+        settings = replace(self.configured, apps=MappingProxyType(dict(apps)), repos=MappingProxyType(repos))
         self.rt.settings = settings
         self.tools.settings = settings
         self.verifier.settings = settings
+        self.ledger.settings = settings
 
     def owns(self, app: str) -> bool:
         return self.shard is None or self.shard.owns(app)
@@ -245,6 +285,14 @@ class Engine:
             owns=self.owns if self.shard is not None else None,
         )
         s = self.rt.settings  # with this cycle's discovered apps
+        if self._new_repos and history is not None:
+            # a repo first cloned during discovery: read its heals too before deciding anything for it
+            self._new_repos = False
+            try:
+                history = self.ledger.read(now)
+            except errors.BotError as exc:
+                failed(metrics.system_of(exc, default="ledger"), str(exc))
+                history = None
         self.memory = mem.remember(self.memory, snap, s.policies, apps=s.apps)
         if history is None:
             plan = model.Plan(at=snap.at, escalations=("history unreadable: no heals this cycle",))

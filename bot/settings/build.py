@@ -93,6 +93,12 @@ def assemble(b: Build) -> tree.Settings:
         unset_optional=tuple(secrets.unset),
         secrets_checked=b.check_secrets,
         analyzer=_analyzer(cfg.analyzer),
+        credential_templates=tuple(
+            resolve.credential_template(
+                t, secrets, b.paths, f"{b.doc.file}:{b.doc.line(('credential_templates', i))}"
+            )
+            for i, t in enumerate(cfg.credential_templates)
+        ),
     )
 
 
@@ -176,6 +182,10 @@ def _app(b: Build, name: str, app: rules.AppConfig) -> tree.AppSpec:
     elif repo is None:
         if len(b.config.repos) == 1:
             repo = next(iter(b.config.repos))
+        elif not b.config.repos:
+            b.problems.append(
+                b.doc.problem(loc, "no repos are configured: an app without discover needs one")
+            )
         else:
             b.problems.append(b.doc.problem(loc, "repo is required when several repos are configured"))
     elif repo not in b.config.repos:

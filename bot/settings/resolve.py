@@ -7,6 +7,7 @@ from the config file's directory. This module must not contact the systems it co
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -159,6 +160,20 @@ def repo_paths(doc: locate.Document, config: schema.Config, paths: Paths) -> lis
             why = paths.escapes(text) if text else None
             if why is not None:
                 out.append(doc.problem(("repos", name, key), why))
+    seen: dict[str, int] = {}
+    for i, t in enumerate(config.credential_templates):
+        why = paths.escapes(t.workdir) if t.workdir else None
+        if why is not None:
+            out.append(doc.problem(("credential_templates", i, "workdir"), why))
+        same = t.url.lower().rstrip("/").removesuffix(".git").rstrip("/")
+        if same in seen:
+            first = doc.line(("credential_templates", seen[same], "url"))
+            out.append(
+                doc.problem(
+                    ("credential_templates", i, "url"), f"duplicate template url (first at line {first})"
+                )
+            )
+        seen.setdefault(same, i)
     return out
 
 
@@ -227,6 +242,24 @@ def repo(name: str, c: systems.RepoConfig, s: Secrets, paths: Paths) -> tree.Rep
         merge_method=c.merge_method,
         protected_fallback=c.protected_fallback,
     )
+
+
+def credential_template(
+    c: systems.CredentialTemplate, s: Secrets, paths: Paths, source: str = ""
+) -> tree.CredentialTemplate:
+    """A template with its secrets; its ``repo`` is the prototype each derived repo copies."""
+    like = systems.RepoConfig(
+        url=c.url,
+        branch=c.branch,
+        credentials=c.credentials,
+        identity=c.identity,
+        signing=c.signing,
+        merge_method=c.merge_method,
+        protected_fallback=c.protected_fallback,
+    )
+    workdir = paths.of(c.workdir)[0] if c.workdir else paths.base / ".work"
+    proto = dataclasses.replace(repo("", like, s, paths), url=c.url, workdir=workdir)
+    return tree.CredentialTemplate(c.url, c.credentials.ssh_key is not None, proto, c.github, source)
 
 
 def github(c: systems.GitHubConfig, s: Secrets) -> tree.GitHubSettings:

@@ -24,7 +24,15 @@ class Config(systems.Base):
     version: int = Field(default=1, description="Config format version; only 1 exists.")
     prometheus: systems.PrometheusConfig
     argocd: systems.ArgoCDConfig
-    repos: dict[str, systems.RepoConfig] = Field(min_length=1, description="Manifest repositories by name.")
+    repos: dict[str, systems.RepoConfig] = Field(
+        default_factory=dict,
+        description="Manifest repositories by name (at least one, unless credential_templates are given).",
+    )
+    credential_templates: list[systems.CredentialTemplate] = Field(
+        default_factory=list,
+        description="Credentials by URL prefix for the repos of discovered Applications that are not "
+        "under repos (longest prefix wins, as Argo CD's repository credential templates).",
+    )
     github: systems.GitHubConfig | None = Field(default=None, description="Needed for pull requests.")
     apps: dict[str, rules.AppConfig] = Field(min_length=1, description="Managed apps by name.")
     slos: list[rules.SLOConfig] = Field(default_factory=list)
@@ -47,6 +55,14 @@ class Config(systems.Base):
         description="Directory of message templates (commit.txt.j2, pr_body.md.j2, ...) overriding the "
         "built-in ones of the same file name; see docs/templates.md.",
     )
+
+    @pydantic.model_validator(mode="after")
+    def _some_repo(self) -> Config:
+        if not self.repos and not self.credential_templates:
+            raise ValueError(
+                "repos: required key is missing (at least one repo, unless credential_templates are given)"
+            )
+        return self
 
     @pydantic.field_validator("version")
     @classmethod

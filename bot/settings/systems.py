@@ -235,6 +235,60 @@ class RepoConfig(Base):
         return value
 
 
+_REMOTE = re.compile(r"^(?:(?P<http>https?://)|(?P<ssh>ssh://)|[\w.-]+@[\w.-]+:(?!//))\S+$")
+
+
+class CredentialTemplate(Base):
+    """Credentials for every repository under a URL prefix, as Argo CD's ``repo-creds`` templates: a
+    discovered Application whose Git source is no configured repo gets a repo derived from the longest
+    matching template."""
+
+    url: str = Field(
+        description="URL prefix, e.g. https://git.example.com/platform or git@git.example.com:platform "
+        "(matched on path-segment boundaries; scheme, user, .git and case do not matter)."
+    )
+    credentials: RepoCredentials = Field(
+        description="Used for every repo under the prefix: a token matches https:// sources only, an "
+        "ssh_key ssh:// and git@host: sources only."
+    )
+    branch: str = "main"
+    github: bool = Field(
+        default=False,
+        description="The repos are on GitHub as <owner>/<name>, the last two path segments of the URL "
+        "(needed for pull requests).",
+    )
+    identity: Identity = Identity()
+    signing: Signing = Signing()
+    workdir: str | None = Field(
+        default=None,
+        description="Directory holding the derived clones, one per repo; default <config dir>/.work.",
+    )
+    merge_method: Literal["merge", "squash", "rebase"] | None = None
+    protected_fallback: bool = True
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _remote(cls, value: str) -> str:
+        if re.match(r"^[a-z+]+://[^/@]*:[^/@]*@", value.strip(), re.IGNORECASE):
+            raise ValueError("the url must not carry a password (user:password@): use credentials.token")
+        if not _REMOTE.match(value.strip()):
+            raise ValueError(
+                "expected an https://, ssh:// or user@host:path URL prefix, "
+                f"got {errors.truncate(value, 80)!r}"
+            )
+        return value.strip()
+
+    @pydantic.model_validator(mode="after")
+    def _transport(self) -> CredentialTemplate:
+        match = _REMOTE.match(self.url)
+        assert match is not None  # _remote
+        if self.credentials.token is not None and not match.group("http"):
+            raise ValueError("a token is sent over HTTPS: the url must start with https:// (or http://)")
+        if self.credentials.ssh_key is not None and match.group("http"):
+            raise ValueError("an ssh_key is used over SSH: the url must be ssh://... or user@host:path")
+        return self
+
+
 class GitHubApp(Base):
     app_id: int = Field(gt=0)
     private_key: SecretRef = Field(description="PEM private key of the GitHub App (usually a file).")

@@ -87,6 +87,18 @@ class RepoSettings:
 
 
 @dataclass(frozen=True)
+class CredentialTemplate:
+    """Credentials for the repos under a URL prefix. ``repo`` is the prototype of a derived repo: its
+    name and url are filled from the Application's source, its workdir is the parent of the clones."""
+
+    url: str  # the prefix as written
+    ssh: bool  # True: matches ssh:// and user@host: sources only; False: http(s) ones only
+    repo: RepoSettings
+    github: bool = False  # owner/name are the last two path segments of the URL
+    source: str = ""  # file:line, for messages
+
+
+@dataclass(frozen=True)
 class GitHubSettings:
     base_url: str
     token: Secret | None = None
@@ -212,6 +224,7 @@ class Settings:
     secrets_checked: bool = True
     fleets: Mapping[str, AppSpec] = field(default_factory=lambda: MappingProxyType({}))  # templates
     analyzer: AnalyzerSettings | None = None  # escalation triage command
+    credential_templates: tuple[CredentialTemplate, ...] = ()  # repos of discovered apps, by URL prefix
 
     def app_slos(self, app: str) -> tuple[model.SLO, ...]:
         return tuple(self.slos[name] for name in self.apps[app].slos)

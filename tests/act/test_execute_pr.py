@@ -3,6 +3,7 @@ summary, and a PR that cannot be opened leaves no stray branch on the remote."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -156,3 +157,33 @@ def test_failed_pr_leaves_no_stray_branch_then_a_retry_opens_it(
         "-  replicas: 2  # baseline",
         "+  replicas: 4  # baseline",
     ]
+
+
+def test_the_sparkline_is_asked_for_after_the_push_and_github_once_for_the_pr(
+    setup: tuple[execute.Tools, Path, FlakyProxy],
+) -> None:
+    """Issue 10 P3: the display-only range query runs after the heal branch is on the remote (it can
+    only slow the heal), and the heal's PR is looked up once (no second list before creating it)."""
+    tools, bare, _proxy = setup
+    seen: list[list[str]] = []
+
+    def sli(app: str) -> execute.Sli:
+        seen.append(branches(bare))
+        return execute.Sli("availability error ratio", "1h", (0.0, 0.02, 0.05))
+
+    tools = dataclasses.replace(tools, sli=sli)
+    gh = tools.github
+    assert gh is not None
+    asked: list[str] = []
+    real = gh.find_pr
+
+    def find_pr(repo: str, head: str, state: str = "all") -> object:
+        asked.append(head)
+        return real(repo, head, state)
+
+    gh.find_pr = find_pr  # type: ignore[method-assign]
+    [ok] = execute.execute(scale_plan(), None, tools)
+    assert ok.outcome is execute.Outcome.PROPOSED and ok.pr is not None
+    assert seen == [["refs/heads/githeal/web/scale-01234567", "refs/heads/main"]]
+    assert asked == ["githeal/web/scale-01234567"]
+    assert ok.context is not None and ok.context.sli == (0.0, 0.02, 0.05)

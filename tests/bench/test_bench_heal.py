@@ -24,4 +24,5 @@ def test_heal_benchmark_prints_percentiles_and_ratios() -> None:
     assert "decision -> heal commit pushed (direct mode), 50 files, 100 commits, 3 heals" in out
     for name in ("githeal", "raw git"):
         assert re.search(rf"^\s+{name}\s+p50\s+[\d.]+ ms\s+p95\s+[\d.]+ ms$", out, re.MULTILINE), out
-    assert re.search(r"ratio githeal/raw: p50 x[\d.]+\s+p95 x[\d.]+", out)
+    assert len(re.findall(r"ratio githeal/raw: p50 x[\d.]+\s+p95 x[\d.]+", out)) == 2, out
+    assert "heal branch pushed and PR opened (PR mode, GitHub emulator)" in out

@@ -100,7 +100,7 @@ def test_an_application_from_an_unconfigured_repo_is_skipped_with_why() -> None:
     assert list(found.apps) == ["pay-web"]
     (skip,) = found.skipped
     assert skip.application == "argocd/pay-api"
-    assert "matches no configured repo" in skip.reason
+    assert "no configured repo or credential template for" in skip.reason
 
 
 def test_annotations_override_the_template() -> None:

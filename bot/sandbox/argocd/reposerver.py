@@ -32,8 +32,14 @@ def _git(repo: str, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
+# Remote URL -> local repository: the repo-server's own copy of a remote it fetches with the credentials
+# Argo CD holds (its repo-creds). Tests serving a repo over authenticated HTTP register it here; the
+# emulator never sees the bot's credentials, as the real Argo CD does not.
+MIRRORS: dict[str, str] = {}
+
+
 def repo_path(repo_url: str) -> str:
-    return repo_url.removeprefix("file://")
+    return MIRRORS.get(repo_url, repo_url.removeprefix("file://"))
 
 
 def resolve(repo: str, revision: str) -> str:
