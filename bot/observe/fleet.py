@@ -306,3 +306,18 @@ def discover(
         )
     used = {spec.repo: derived[spec.repo] for spec in found.values() if spec.repo in derived}
     return Discovered(found, tuple(skipped), unmatched, used)
+
+
+def discover_in(s: tree.Settings, statuses: Sequence[model.AppStatus]) -> Discovered:
+    """``discover`` with everything it needs taken from the settings (the cycle and ``githeal history``
+    must find the same apps and derived repos)."""
+    return discover(
+        s.fleets,
+        statuses,
+        repos={name: r.url for name, r in s.repos.items()},
+        credentials=s.credential_templates,
+        configured=s.apps,
+        claimed={spec.argocd_app or name for name, spec in s.apps.items() if spec.selector is None},
+        policies={p.name for p in s.policies},
+        slos=s.slos,
+    )

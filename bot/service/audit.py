@@ -1,18 +1,24 @@
 """``githeal history``: every heal read back from Git trailers, joined with its verification status.
 
 From a repo path or URL (trailers only; verification status needs GitHub), or from the configured
-repos (statuses read from the ``githeal/verify`` commit status). Read-only.
+repos and the repos credential templates give discovered Applications (statuses read from the
+``githeal/verify`` commit status). Read-only.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 from bot import errors, model
 from bot.clients import gitrepo
+from bot.observe import fleet
 from bot.record import auditlog as heal_history
+from bot.record import log
 from bot.service import ledger, wiring
 from bot.settings import tree
 
@@ -35,6 +41,32 @@ def _is_url(repo: str) -> bool:
     return "://" in repo or (repo.count(":") == 1 and "@" in repo and not Path(repo).exists())
 
 
+def _with_derived(
+    config: tree.Settings, rt: wiring.Runtime, clones: dict[str, gitrepo.WorkingClone]
+) -> tree.Settings:
+    """Add the repos credential templates give the discovered Applications (as a cycle finds them), so
+    their heals are listed too. Argo CD or a clone failing leaves those repos out, with a warning: the
+    configured repos' history is still worth printing."""
+    if not config.fleets or not config.credential_templates:
+        return config
+    try:
+        found = fleet.discover_in(config, rt.argocd.list_statuses())
+    except errors.BotError as exc:
+        log.event("history.discovery_failed", logging.WARNING, error=str(exc))
+        return config
+    derived: dict[str, tree.RepoSettings] = {}
+    for name, repo in found.repos.items():
+        clone = wiring.working_clone(repo)
+        try:
+            clone.sync()
+        except errors.GitError as exc:
+            log.event("history.repo_skipped", logging.WARNING, repo=name, error=str(exc))
+            continue
+        clones[name] = clone
+        derived[name] = repo
+    return replace(config, repos=MappingProxyType({**derived, **config.repos}))
+
+
 def history(
     *, repo: str | None, config: tree.Settings | None, app: str | None, since: str | None
 ) -> list[model.HealRecord]:
@@ -52,9 +84,11 @@ def history(
         raise errors.ConfigError("give --repo PATH|URL or --config FILE")
     rt = wiring.build(config)
     try:
-        book = ledger.Ledger(config, rt.clones, rt.github)
+        clones = dict(rt.clones)
+        config = _with_derived(config, rt, clones)
+        book = ledger.Ledger(config, clones, rt.github)
         records: list[model.HealRecord] = []
-        for name, clone in rt.clones.items():
+        for name, clone in clones.items():
             clone.sync()
             records += [
                 h

@@ -129,17 +129,7 @@ class Engine:
     def _discover(self, statuses: Sequence[model.AppStatus]) -> list[snapshot.Target]:
         """This cycle's discovered apps (level-triggered: recomputed from Argo CD every cycle)."""
         s = self.configured
-        found = fleet.discover(
-            s.fleets,
-            statuses,
-            repos={name: r.url for name, r in s.repos.items()},
-            credentials=s.credential_templates,
-            configured=s.apps,
-            claimed={spec.argocd_app or name for name, spec in s.apps.items() if spec.selector is None},
-            policies={p.name for p in s.policies},
-            slos=s.slos,
-        )
-        found = self._clone_derived(found)
+        found = self._clone_derived(fleet.discover_in(s, statuses))
         self.discovered = found
         for skip in found.skipped:
             log.event(

@@ -27,7 +27,7 @@ from bot import settings
 from bot.observe import fleet
 from bot.sandbox import prometheus as promserver
 from bot.sandbox.argocd import controller, reposerver, server, state
-from bot.service import cycle, wiring
+from bot.service import audit, cycle, wiring
 
 TOKEN = "ghs_TEMPLATEtoken0123456789abcdefSECRET"
 ARGO = "githeal.template.token"
@@ -158,3 +158,7 @@ def test_an_app_covered_only_by_a_template_is_healed_through_the_authenticated_r
     workdir = world["tmp"] / ".work" / name
     (clone,) = workdir.glob("*/.git")  # lazily cloned into the state dir, once
     assert TOKEN not in (clone / "config").read_text()
+    # `githeal history --config` finds the derived repo as the cycle did (Argo CD + the templates)
+    records = audit.history(repo=None, config=loaded, app=None, since=None)
+    assert [(h.app, h.action) for h in records] == [("svc-0001", "restart")]
+    assert records[0].commit == commits[0]
