@@ -140,12 +140,13 @@ class Engine:
         return [target(name, spec, repos) for name, spec in found.apps.items()]
 
     def _clone_derived(self, found: fleet.Discovered) -> fleet.Discovered:
-        """Clone (once, lazily) each repo a credential template gave; a repo that cannot be cloned
-        skips its Applications with the reason, and is tried again next cycle."""
+        """Clone (once, lazily) each repo a credential template gave to an app of this shard; a repo that
+        cannot be cloned skips its Applications with the reason, and is tried again next cycle."""
         failed: dict[str, str] = {}
+        needed = {spec.repo for app, spec in found.apps.items() if self.owns(app)}
         for name, repo in found.repos.items():
-            if name in self.derived:
-                continue  # cloned already; it keeps the URL it was first cloned from
+            if name in self.derived or name not in needed:
+                continue  # cloned already (it keeps its first URL), or only other shards' apps use it
             clone = wiring.working_clone(repo, self.rt.sleep)
             try:
                 with self.verifier._lock(name):

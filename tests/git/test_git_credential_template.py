@@ -27,7 +27,7 @@ from bot import settings
 from bot.observe import fleet
 from bot.sandbox import prometheus as promserver
 from bot.sandbox.argocd import controller, reposerver, server, state
-from bot.service import audit, cycle, wiring
+from bot.service import audit, cycle, shards, wiring
 
 TOKEN = "ghs_TEMPLATEtoken0123456789abcdefSECRET"
 ARGO = "githeal.template.token"
@@ -162,3 +162,32 @@ def test_an_app_covered_only_by_a_template_is_healed_through_the_authenticated_r
     records = audit.history(repo=None, config=loaded, app=None, since=None)
     assert [(h.app, h.action) for h in records] == [("svc-0001", "restart")]
     assert records[0].commit == commits[0]
+
+
+@pytest.mark.prometheus
+def test_a_shard_clones_only_the_derived_repos_of_its_own_apps(world: dict[str, Any]) -> None:
+    # FNV-1a over 3 shards: svc-0000 -> 0, locked -> 1, svc-0001 -> 2 (asserted, not assumed)
+    assert [shards.shard_of(a, 3) for a in ("svc-0000", "locked", "svc-0001")] == [0, 1, 2]
+    loaded = settings.load(config(world), env={"SHOP_TOKEN": TOKEN, "WRONG_TOKEN": WRONG})
+    shop, locked = fleet.derived_name(world["url"]), fleet.derived_name(f"{world['http'].url}/locked/x.git")
+    work = world["tmp"] / ".work"
+    reasons = {}
+    pinned = benchfleet.end() + timedelta(seconds=30)
+    for index in (0, 1):
+        rt = wiring.build(loaded)
+        rt.clock = lambda: pinned
+        engine = cycle.Engine(rt, shard=shards.Shard(index, 3))
+        try:
+            rep = engine.run_once()
+        finally:
+            engine.close()
+            rt.close()
+        assert rep.discovered is not None
+        reasons[index] = {s.application: s.reason for s in rep.discovered.skipped}
+        if index == 0:  # svc-0000's repo only: the locked repo is shard 1's business
+            assert (work / shop).is_dir() and not (work / locked).exists()
+            shutil.rmtree(work / shop)
+        else:  # locked only: its clone is tried (and fails); the shop repo is not cloned
+            assert not (work / shop).exists()
+    assert "argocd/locked" not in reasons[0]
+    assert reasons[1]["argocd/locked"].startswith(f"cloning {world['http'].url}/locked/x.git")
