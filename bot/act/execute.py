@@ -17,7 +17,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import errors, model
@@ -306,7 +306,10 @@ def _already(
     """The heal's PR (open or merged) or branch already exists: another writer has it, write nothing."""
     if tools.github is None or repo.github is None:
         return None
-    found = replicas.taken(tools.github, repo.github, clone, action, branch_name(action), tools.clock())
+    stray_after = timedelta(seconds=repo.stray_branch_after)
+    found = replicas.taken(
+        tools.github, repo.github, clone, action, branch_name(action), tools.clock(), stray_after
+    )
     return None if found is None else Result(action, Outcome.DUPLICATE, found[0], pr=found[1])
 
 

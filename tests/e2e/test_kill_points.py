@@ -43,6 +43,9 @@ def config(w: sandbox.World, home: Path, merge: str) -> Path:
         }
     ]
     cfg["repos"]["manifests"]["workdir"] = str(home / "work")
+    # a PR branch without its PR (pr-after-branch-push) is another replica's for this long, then a
+    # leftover to replace; the default minute would only make the test wait
+    cfg["repos"]["manifests"]["stray_branch_after"] = "5s"
     cfg["schedule"] = {"interval": "1s"}
     cfg["verify"] = {"timeout": "60s", "period": "3s"}
     cfg["log"] = {"format": "json", "level": "info"}
@@ -152,8 +155,8 @@ def test_a_heal_survives_sigkill(tmp_path: Path, point: str) -> None:
                 heals = heal_commits(w)
                 return bool(heals) and all(verdict(w, c) in ("success", "failure", "error") for c, _ in heals)
 
-            # a branch left without its PR is adopted as a stray only after a minute (another
-            # replica may be about to open the PR)
+            # a branch left without its PR is replaced as a stray only after stray_branch_after
+            # (another replica may be about to open the PR)
             assert w.wait(done, timeout=120, step=0.5), log.read_text()[-3000:]
         finally:
             if proc.poll() is None:
@@ -175,3 +178,5 @@ def test_a_heal_survives_sigkill(tmp_path: Path, point: str) -> None:
         )
         assert fsck.returncode == 0, fsck.stderr
         assert "Traceback" not in log.read_text()
+        if point == "pr-after-branch-push":  # the branch without its PR was replaced, not left or reused
+            assert '"heal.stray_branch"' in log.read_text()
