@@ -15,6 +15,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import healkit
@@ -100,9 +102,8 @@ POINTS = {  # kill point -> merge mode
 }
 
 
-@pytest.mark.parametrize("point", list(POINTS))
-def test_a_heal_survives_sigkill(tmp_path: Path, point: str) -> None:
-    healkit.require_prometheus()
+def heal_after_kill(tmp_path: Path, point: str) -> None:
+    """Kill the service at ``point``, restart it, and check what the heal left behind."""
     (tmp_path / "world").mkdir()
     options = sandbox.Options(manual_sync=frozenset({"catalog"}))
     with sandbox.World(options, workdir=tmp_path / "world") as w:
@@ -180,3 +181,33 @@ def test_a_heal_survives_sigkill(tmp_path: Path, point: str) -> None:
         assert "Traceback" not in log.read_text()
         if point == "pr-after-branch-push":  # the branch without its PR was replaced, not left or reused
             assert '"heal.stray_branch"' in log.read_text()
+
+
+TEST = "test_a_heal_survives_sigkill"
+SIDE_BY_SIDE = 4  # cases at once: each mostly waits on real time (cycles, syncs, verification)
+
+
+@pytest.fixture(scope="module")
+def kills(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[None]]]:
+    """Every selected kill point, run in a pool of threads: each case has its own World (Prometheus and
+    emulators on free ports, its own temp dir), its own githeal process group and hooks, so the cases
+    share nothing but the machine. Each test then waits for its own case and re-raises its failure."""
+    healkit.require_prometheus()
+    wanted = [
+        str(item.callspec.params["point"])
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.originalname == TEST and item.module is request.module
+    ]
+    pool = ThreadPoolExecutor(max_workers=max(1, min(SIDE_BY_SIDE, len(wanted))), thread_name_prefix="kill")
+    futures = {p: pool.submit(heal_after_kill, tmp_path_factory.mktemp(f"kill-{p}"), p) for p in wanted}
+    try:
+        yield futures
+    finally:
+        pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_a_heal_survives_sigkill(kills: dict[str, Future[None]], point: str) -> None:
+    kills[point].result(timeout=280)
