@@ -6,6 +6,7 @@ simulator and a real Prometheus. Waiting polls in short steps (a fraction of a s
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import subprocess
 import time
@@ -77,6 +78,23 @@ class Loop:
         assert self.cycles_until(lambda: self.slo_ok("checkout"), timeout=40), "no OK SLO data"
         bad = self.world.commit(DEPLOYMENT, IMAGE, BAD, "checkout: release 1.5.0")
         return good, bad
+
+
+# Modules githeal imports on first use (PyGithub, its auth, the HTTP server): two threads importing one
+# of them at the same moment can see it half-initialised ("cannot access submodule 'Auth' of module
+# 'github'"), so tests that build runtimes in several threads load them first, in the main thread.
+LAZY_IMPORTS = (
+    "github",
+    "github.PullRequest",
+    "github.Requester",
+    "bot.clients.githubauth",
+    "bot.service.daemon",
+)
+
+
+def warm_lazy_imports() -> None:
+    for name in LAZY_IMPORTS:
+        importlib.import_module(name)
 
 
 @contextmanager

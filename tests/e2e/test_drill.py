@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import healkit
 import pytest
 
 from bot import errors
@@ -106,6 +107,7 @@ def drills(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[tuple[in
         for item in request.session.items
         if isinstance(item, pytest.Function) and item.module is request.module and item.originalname in DRILLS
     ]
+    healkit.warm_lazy_imports()  # each drill builds its runtime in its own thread
     pool = ThreadPoolExecutor(max_workers=max(1, len(wanted)), thread_name_prefix="drill")
     futures = {name: pool.submit(play, DRILLS[name]) for name in wanted}
     try:
