@@ -17,7 +17,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import errors, model
@@ -335,7 +335,10 @@ def _already(
     if tools.github is None or repo.github is None:
         return None
     branch, now = branch_name(action), tools.clock()
-    found = replicas.taken(tools.github, repo.github, clone, action, branch, now, found=(existing,))
+    stray_after = timedelta(seconds=repo.stray_branch_after)
+    found = replicas.taken(
+        tools.github, repo.github, clone, action, branch, now, stray_after, found=(existing,)
+    )
     return None if found is None else Result(action, Outcome.DUPLICATE, found[0], pr=found[1])
 
 

@@ -20,6 +20,7 @@ from bot.settings import tree
 
 # A PR branch without its PR is another replica between push and PR creation for a moment; older than
 # this it is a leftover (a process killed in between) and is deleted so the heal can be proposed again.
+# The default of ``repos.<name>.stray_branch_after``.
 STRAY_BRANCH_AFTER = timedelta(seconds=60)
 
 
@@ -72,13 +73,15 @@ def taken(
     action: model.Action,
     branch: str,
     now: datetime,
+    stray_after: timedelta = STRAY_BRANCH_AFTER,
     *,
     found: tuple[github.PrRef | None] | None = None,
 ) -> tuple[str, github.PrRef | None] | None:
     """(why, its PR) when this heal is already someone's: its PR is open or merged (a merged heal
-    branch is never reused), or another replica pushed its branch moments ago. A closed PR is left to
-    the caller (rejected for good); a stale branch without a PR is deleted and None returned.
-    ``found``: the caller's own ``find_pr`` answer for ``branch``, so GitHub is not asked twice."""
+    branch is never reused), or another replica pushed its branch less than ``stray_after`` ago. A
+    closed PR is left to the caller (rejected for good); a stale branch without a PR is deleted and
+    None returned. ``found``: the caller's own ``find_pr`` answer for ``branch``, so GitHub is not
+    asked twice."""
     pr = gh.find_pr(repo, branch) if found is None else found[0]
     if pr is not None and pr.state == "merged":
         return f"already merged as PR #{pr.number}", pr
@@ -87,7 +90,7 @@ def taken(
     tip = remote_branch(clone, branch) if pr is None else None
     if tip is None:
         return None
-    if now - tip.time < STRAY_BRANCH_AFTER:
+    if now - tip.time < stray_after:
         return f"another replica pushed {branch} and is opening its PR", None
     log.event("heal.stray_branch", logging.WARNING, app=action.app, heal_id=action.heal_id, branch=branch)
     clone.delete_remote_branch(branch)

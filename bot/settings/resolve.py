@@ -241,6 +241,7 @@ def repo(name: str, c: systems.RepoConfig, s: Secrets, paths: Paths) -> tree.Rep
         signing_key=c.signing.key,
         merge_method=c.merge_method,
         protected_fallback=c.protected_fallback,
+        stray_branch_after=c.stray_branch_after,
     )
 
 

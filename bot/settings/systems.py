@@ -226,6 +226,11 @@ class RepoConfig(Base):
         description="When a direct push is refused by branch protection (GH006), open a PR with "
         "auto-merge instead (false: the heal fails).",
     )
+    stray_branch_after: PositiveDuration = Field(
+        default=60.0,
+        description="A githeal/ PR branch without its PR is another replica opening that PR; older than "
+        "this it is a leftover of a killed process and is deleted so the heal can be proposed again.",
+    )
 
     @pydantic.field_validator("github")
     @classmethod

@@ -84,6 +84,7 @@ class RepoSettings:
     signing_key: str | None = None
     merge_method: str | None = None  # "merge" | "squash" | "rebase"; None: the first the repo allows
     protected_fallback: bool = True  # a direct push refused by protection (GH006) becomes a PR
+    stray_branch_after: float = 60.0  # seconds: a PR branch without its PR older than this is deleted
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ message, dropping the trailers) force-pushed the merged heal branch and opened a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,22 @@ def test_a_stray_branch_left_by_a_killed_replica_is_replaced(replicas: Replicas)
     assert result.outcome is execute.Outcome.PROPOSED and result.pr is not None
     assert git(replicas.bare, "rev-parse", BRANCH).strip() not in ("", old)
     assert [p["head"]["ref"] for p in replicas.pulls()] == [BRANCH]
+
+
+@pytest.mark.parametrize(("stray_after", "outcome"), [(60.0, "duplicate"), (10.0, "proposed")])
+def test_the_age_of_a_stray_branch_is_repos_stray_branch_after(
+    replicas: Replicas, stray_after: float, outcome: str
+) -> None:
+    """A branch pushed 30 s ago without its PR: another replica's under the default minute, a leftover
+    to replace when ``repos.<name>.stray_branch_after`` is 10 s."""
+    plant_branch(replicas, (datetime.now(UTC) - timedelta(seconds=30)).isoformat())
+    repo = dataclasses.replace(replicas.b.settings.repos["gitops"], stray_branch_after=stray_after)
+    tools = dataclasses.replace(
+        replicas.b, settings=dataclasses.replace(replicas.b.settings, repos={"gitops": repo})
+    )
+    [result] = execute.execute(plan(), None, tools)
+    assert result.outcome.value == outcome, result.detail
+    assert [p["head"]["ref"] for p in replicas.pulls()] == ([BRANCH] if outcome == "proposed" else [])
 
 
 def test_the_pr_branch_push_is_the_lock(replicas: Replicas) -> None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import healkit
 import pytest
 
 from bot import errors
@@ -84,14 +88,51 @@ def test_report_table_and_json() -> None:
     assert "median" in text and "not recovered in 90s" in text and "30.0% / 31.0%" in text
 
 
+# The two real drills: each plays in its own World (Prometheus and emulators on free ports, its own
+# temp dir) and mostly waits on real time, so a module fixture plays the selected ones side by side.
+DRILLS: dict[str, dict[str, Any]] = {
+    "test_bad_deploy_is_healed_by_the_regression_trigger_with_5s_scrapes": {
+        "tuning": drill.Tuning(time_scale=0.34)
+    },
+    "test_baseline_gitops_alone_does_not_recover": {
+        "baseline": True,
+        "tuning": drill.Tuning(time_scale=0.34, limit=35),
+    },
+}
+
+
+def play(kwargs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    out = io.StringIO()
+    code = drill.main("bad-deploy", output_format="json", stream=out, **kwargs)
+    return code, json.loads(out.getvalue())
+
+
+@pytest.fixture(scope="module")
+def drills(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[tuple[int, dict[str, Any]]]]]:
+    wanted = [
+        item.originalname
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.module is request.module and item.originalname in DRILLS
+    ]
+    healkit.warm_lazy_imports()  # each drill builds its runtime in its own thread
+    pool = ThreadPoolExecutor(max_workers=max(1, len(wanted)), thread_name_prefix="drill")
+    futures = {name: pool.submit(play, DRILLS[name]) for name in wanted}
+    try:
+        yield futures
+    finally:
+        pool.shutdown(wait=True)
+
+
 @pytest.mark.slow
 @needs_prometheus
-def test_bad_deploy_is_healed_by_the_regression_trigger_with_5s_scrapes() -> None:
+def test_bad_deploy_is_healed_by_the_regression_trigger_with_5s_scrapes(
+    drills: dict[str, Future[tuple[int, dict[str, Any]]]],
+) -> None:
     """Issue 12 §2: the default drill uses the regression trigger and 5 s scrapes, says so in its JSON,
     and times recovery by the workload's last failed request."""
-    out = io.StringIO()
-    code = drill.main("bad-deploy", output_format="json", stream=out, tuning=drill.Tuning(time_scale=0.34))
-    data = json.loads(out.getvalue())
+    code, data = drills["test_bad_deploy_is_healed_by_the_regression_trigger_with_5s_scrapes"].result(
+        timeout=280
+    )
     (run,) = data["runs"]
     events = "\n".join(f"{t:6.1f} {e}" for t, e in run["events"])
     assert code == 0 and run["recovered"], events
@@ -112,17 +153,11 @@ def test_bad_deploy_is_healed_by_the_regression_trigger_with_5s_scrapes() -> Non
 
 @pytest.mark.slow
 @needs_prometheus
-def test_baseline_gitops_alone_does_not_recover() -> None:
-    out = io.StringIO()
-    code = drill.main(
-        "bad-deploy",
-        baseline=True,
-        output_format="json",
-        stream=out,
-        tuning=drill.Tuning(time_scale=0.34, limit=35),
-    )
+def test_baseline_gitops_alone_does_not_recover(
+    drills: dict[str, Future[tuple[int, dict[str, Any]]]],
+) -> None:
+    code, data = drills["test_baseline_gitops_alone_does_not_recover"].result(timeout=280)
     assert code == 0
-    data = json.loads(out.getvalue())
     (run,) = data["runs"]
     assert data["mode"] == "baseline" and data["recovered"] == 0
     assert data["trigger"] == "none (GitOps alone)" and "regression" not in data

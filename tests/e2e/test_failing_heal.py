@@ -74,7 +74,7 @@ def failed() -> Iterator[Failed]:
     log.LOGGER.setLevel(logging.DEBUG)
     sampler = ChildSampler()
     sampler.start()
-    with healkit.running() as loop:
+    with healkit.running(verify=healkit.SHORT_VERIFY) as loop:
         loop.good_then_bad()
         # the provider outage: every checkout image fails from now on, the rollback cannot fix it
         loop.world.sim.set_behaviour("ghcr.io/acme/checkout:*", bhv.Behaviour("errors", error_rate=0.3))

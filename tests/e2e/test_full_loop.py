@@ -35,7 +35,7 @@ class Healed:
 
 @pytest.fixture(scope="module")
 def healed() -> Iterator[Healed]:
-    with healkit.running() as loop:
+    with healkit.running(verify=healkit.SHORT_VERIFY) as loop:
         good, bad = loop.good_then_bad()
 
         def merged() -> bool:

@@ -49,7 +49,7 @@ def plant(w: sandbox.World, outside: Path) -> str:
 def test_hostile_files_in_one_app_never_stop_another_apps_heal(tmp_path: Path) -> None:
     outside = tmp_path / "outside.yaml"
     outside.write_text("replicaCount: 99\n")
-    with healkit.running(sandbox.Options(manual_sync=frozenset({"catalog"}))) as loop:
+    with healkit.running(sandbox.Options(manual_sync=frozenset({"catalog"})), healkit.SHORT_VERIFY) as loop:
         w = loop.world
         plant(w, outside)
         good, bad = loop.good_then_bad()

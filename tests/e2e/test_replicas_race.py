@@ -16,7 +16,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -182,10 +184,17 @@ def events(paths: list[Path]) -> list[collections.Counter[str]]:
 RUNNERS: dict[str, Callable[[list[Path]], Any]] = {"run": services, "once": once_loops}
 
 
-@pytest.mark.parametrize("runner", ["run", "once"])
-@pytest.mark.parametrize("merge", ["direct", "pr-automerge"])
-def test_two_replicas_heal_each_incident_exactly_once(tmp_path: Path, runner: str, merge: str) -> None:
-    healkit.require_prometheus()
+@dataclass
+class Race:
+    """What one case left behind, read before its World stopped."""
+
+    ids: list[str]
+    seen: list[collections.Counter[str]]
+    pulls: list[dict[str, Any]]
+    took: list[float]
+
+
+def race(tmp_path: Path, runner: str, merge: str) -> Race:
     (tmp_path / "world").mkdir()
     # catalog without automated sync, as in the demo: Argo CD auto-syncs a revision it has not synced
     # yet, so on an automated app the next drift after an adopt commit is erased by Argo CD itself
@@ -194,18 +203,56 @@ def test_two_replicas_heal_each_incident_exactly_once(tmp_path: Path, runner: st
         paths = [config(w, tmp_path / name, merge) for name in ("a", "b")]
         with RUNNERS[runner](paths):
             took = incidents(w, INCIDENTS, paths)
-        ids = heal_ids(w)
-        dupes = {h: c for h, c in collections.Counter(ids).items() if c > 1}
-        seen = events(paths)
-        figures = f"{runner}/{merge}: {len(ids)} heal commits, {len(set(ids))} incidents, per replica {seen}"
-        assert dupes == {}, figures
-        assert len(set(ids)) == INCIDENTS, figures
-        if merge == "direct":  # each heal claimed by exactly one replica (the other's push was rejected)
-            assert sum(names["heal.committed"] for names in seen) == INCIDENTS, figures
-        else:
-            heads = collections.Counter(p["head"] for p in healkit.pulls(w))
-            assert len(heads) == INCIDENTS and max(heads.values()) == 1, heads
-            assert all(p["merged"] for p in healkit.pulls(w))
-        for names in seen:
-            assert names["cycle.done"] > 0 and "Traceback" not in str(names)
-        print(f"{figures}; seconds per heal: max {max(took):.1f}")
+        return Race(heal_ids(w), events(paths), healkit.pulls(w), took)
+
+
+TEST = "test_two_replicas_heal_each_incident_exactly_once"
+
+
+@pytest.fixture(scope="module")
+def races(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[Race]]]:
+    """Every selected case, started at once, each in its own thread with its own World (Prometheus and
+    emulators on free ports, its own temp dir) and its own two githeal replicas. A case spends nearly
+    all its time waiting on real time (syncs, verifications, cycles), so the cases run side by side
+    instead of one after the other; each test then judges its own case."""
+    healkit.require_prometheus()
+    wanted = [
+        item.callspec.params
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.originalname == TEST and item.module is request.module
+    ]
+    pool = ThreadPoolExecutor(max_workers=max(1, len(wanted)), thread_name_prefix="race")
+    futures = {
+        f"{p['merge']}-{p['runner']}": pool.submit(
+            race, tmp_path_factory.mktemp(f"race-{p['merge']}-{p['runner']}"), p["runner"], p["merge"]
+        )
+        for p in wanted
+    }
+    try:
+        yield futures
+    finally:
+        pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("runner", ["run", "once"])
+@pytest.mark.parametrize("merge", ["direct", "pr-automerge"])
+def test_two_replicas_heal_each_incident_exactly_once(
+    races: dict[str, Future[Race]], runner: str, merge: str
+) -> None:
+    got = races[f"{merge}-{runner}"].result(timeout=280)
+    ids, seen = got.ids, got.seen
+    dupes = {h: c for h, c in collections.Counter(ids).items() if c > 1}
+    figures = f"{runner}/{merge}: {len(ids)} heal commits, {len(set(ids))} incidents, per replica {seen}"
+    assert dupes == {}, figures
+    assert len(set(ids)) == INCIDENTS, figures
+    if merge == "direct":  # each heal claimed by exactly one replica (the other's push was rejected)
+        assert sum(names["heal.committed"] for names in seen) == INCIDENTS, figures
+    else:
+        heads = collections.Counter(p["head"] for p in got.pulls)
+        assert len(heads) == INCIDENTS and max(heads.values()) == 1, heads
+        assert all(p["merged"] for p in got.pulls)
+    for names in seen:
+        assert names["cycle.done"] > 0 and "Traceback" not in str(names)
+    print(f"{figures}; seconds per heal: max {max(got.took):.1f}")

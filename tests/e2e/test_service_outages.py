@@ -67,7 +67,7 @@ def until(done: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
 def outage() -> Iterator[Outage]:
     healkit.require_prometheus()
     with (
-        sandbox.World(sandbox.Options(interval=1.0)) as w,
+        sandbox.World(sandbox.Options(interval=0.5)) as w,  # a cycle every 0.5 s: outages seen sooner
         faultproxy.FaultProxy(w.prometheus.url) as prom,
         faultproxy.FaultProxy(w.argo.url) as argo,
         faultproxy.FaultProxy(w.github.url) as gh,

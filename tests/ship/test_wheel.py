@@ -41,19 +41,47 @@ def venv(shared_tmp: Path, wheel: Path) -> Iterator[Path]:
     yield path
 
 
+def env(venv: Path, cwd: Path) -> dict[str, str]:
+    return {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8"}
+
+
 def run(venv: Path, cwd: Path, *args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8"}
     started = time.monotonic()
     proc = subprocess.run(
         [str(venv / "bin" / "githeal"), *args],
         cwd=cwd,
-        env=env,
+        env=env(venv, cwd),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
     return proc, time.monotonic() - started
+
+
+class Background:
+    """``githeal ARGS`` started now and awaited later: the drill and the demo each run their own
+    sandbox (Prometheus and emulators on free ports, a temp dir) and mostly wait on real time, so the
+    test runs them side by side instead of one after the other. Output goes to files in ``logs``."""
+
+    def __init__(self, venv: Path, cwd: Path, logs: Path, *args: str) -> None:
+        self.out, self.err = logs / f"{args[0]}.out", logs / f"{args[0]}.err"
+        self.started = time.monotonic()
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.proc = subprocess.Popen(
+                [str(venv / "bin" / "githeal"), *args], cwd=cwd, env=env(venv, cwd), stdout=out, stderr=err
+            )
+
+    def finish(self, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
+        try:
+            self.proc.wait(timeout=max(1.0, self.started + timeout - time.monotonic()))
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        took = time.monotonic() - self.started
+        out, err = self.out.read_text(), self.err.read_text()
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err), took
 
 
 # What the demo must tell (it used to be checked a second time from source in tests/e2e/test_demo.py).
@@ -82,9 +110,13 @@ def test_installed_wheel_runs_drill_and_demo_from_any_directory(venv: Path, tmp_
     elsewhere.mkdir()
     version, _ = run(venv, elsewhere, "--version", timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("githeal "), version.stderr
-    drill, drill_s = run(venv, elsewhere, "drill", "bad-deploy", "--time-scale", "0.3", timeout=300)
+    running_drill = Background(venv, elsewhere, tmp_path, "drill", "bad-deploy", "--time-scale", "0.3")
+    running_demo = Background(venv, elsewhere, tmp_path, "demo")
+    try:
+        drill, drill_s = running_drill.finish(timeout=300)
+    finally:
+        demo, demo_s = running_demo.finish(timeout=400)
     assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-3000:]
-    demo, demo_s = run(venv, elsewhere, "demo", timeout=400)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     for line in STORY:
         assert line in demo.stdout, f"missing {line!r} in:\n{demo.stdout[-4000:]}"
