@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -131,18 +132,22 @@ class GatewayError(TypedDict):
 
 def parse_time(value: object) -> datetime | None:
     """RFC 3339 (second or sub-second precision) -> aware datetime; ``None``/empty/garbage -> None."""
+    if not isinstance(value, str) or not value:
+        return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+        parsed = datetime.fromisoformat(value)  # 3.11 reads the ``Z`` suffix itself
     except ValueError:
         return None
-    return parsed.replace(tzinfo=parsed.tzinfo or UTC) if parsed else None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+_SYNC = {m.value: m for m in model.SyncStatus}
+_HEALTH = {m.value: m for m in model.HealthStatus}
 
 
 def _enum(cls: type[model.SyncStatus] | type[model.HealthStatus], value: object) -> Any:
-    try:
-        return cls(str(value))
-    except ValueError:
-        return cls.UNKNOWN
+    members: dict[str, Any] = _SYNC if cls is model.SyncStatus else _HEALTH
+    return members.get(value if isinstance(value, str) else str(value), cls.UNKNOWN)
 
 
 def primary_source(spec: Spec) -> Source:
@@ -178,6 +183,7 @@ def _sources(spec: Spec) -> tuple[model.AppSource, ...]:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a fleet has few repos and lists them once per app per cycle
 def repo_key(url: str) -> str:
     """Compare clone URLs loosely: scheme, credentials, ``git@host:``, ``.git`` and slashes do not matter."""
     text = url.strip().lower().removeprefix("file://")

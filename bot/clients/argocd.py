@@ -261,7 +261,15 @@ class ArgoCDClient:
         )
 
     def list_statuses(self, selector: str = "", projects: Sequence[str] = ()) -> list[model.AppStatus]:
-        return [parse_app(app, self.app_namespace) for app in self.list_apps(selector, projects)]
+        """Each Application parsed, then dropped from the decoded list at once: the raw JSON and the
+        statuses are not both held whole at a fleet's peak of memory."""
+        items: list[App | None] = list(self.list_apps(selector, projects))
+        statuses = []
+        for i, app in enumerate(items):
+            assert app is not None
+            items[i] = None
+            statuses.append(parse_app(app, self.app_namespace))
+        return statuses
 
     def get(self, name: str, project: Name = None, refresh: Refresh | None = None) -> App:
         """With ``refresh`` the server re-resolves Git and blocks until reconciled: longer timeout."""

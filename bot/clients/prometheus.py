@@ -12,7 +12,7 @@ configured once apply to both instant and range queries.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
@@ -40,21 +40,36 @@ class RangeSeries:
     points: tuple[tuple[float, float], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueryResult:
+    """An instant answer as three aligned columns (labels, values, timestamps), decoded in one pass:
+    a fleet-wide answer has one sample per app and part, and callers mostly want the numbers, so no
+    object is built per sample unless ``series`` is asked for. The label mappings are the decoded JSON
+    objects themselves, owned by this result: read them, never change them."""
+
     expr: str
     at: float
     result_type: str
-    series: tuple[Series, ...] = ()
+    labels: tuple[Mapping[str, str], ...] = ()
+    values: tuple[float, ...] = ()
+    timestamps: tuple[float, ...] = ()
     warnings: tuple[str, ...] = ()
     infos: tuple[str, ...] = ()
 
+    @property
+    def series(self) -> tuple[Series, ...]:
+        return tuple(
+            Series(MappingProxyType(m), v, t)
+            for m, v, t in zip(self.labels, self.values, self.timestamps, strict=True)
+        )
+
     def by(self, label: str) -> dict[str, float]:
         """Values keyed by one label (vector order is not guaranteed); last one wins on duplicates."""
-        return {s.labels[label]: s.value for s in self.series if label in s.labels}
+        return {m[label]: v for m, v in zip(self.labels, self.values, strict=True) if label in m}
 
-    def pairs(self) -> list[tuple[Mapping[str, str], float]]:
-        return [(s.labels, s.value) for s in self.series]
+    def pairs(self) -> Iterator[tuple[Mapping[str, str], float]]:
+        """(labels, value) per sample, lazily (one pass of a parser, no list of the whole answer)."""
+        return zip(self.labels, self.values, strict=True)
 
 
 @dataclass(frozen=True)
@@ -140,15 +155,15 @@ class PrometheusClient:
         result = body["data"].get("result")
         try:
             if kind == "vector":
-                series = tuple(_sample(item) for item in result)
+                labels, values, times = _vector(result)
             elif kind == "scalar":
-                series = (Series(MappingProxyType({}), float(result[1]), float(result[0])),)
+                labels, values, times = (MappingProxyType({}),), (float(result[1]),), (float(result[0]),)
             else:
                 raise ValueError(f"unsupported resultType {kind!r} for an instant query")
             warnings, infos = _notes(body)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._error(f"malformed answer: {exc}", "/api/v1/query", body) from exc
-        return QueryResult(expr, at, kind, series, warnings, infos)
+        return QueryResult(expr, at, kind, labels, values, times, warnings, infos)
 
     def query_range(
         self, expr: str, start: float, end: float, step: float, timeout: float | None = None
@@ -223,9 +238,21 @@ def _ts(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _sample(item: Mapping[str, Any]) -> Series:
-    t, v = item["value"]
-    return Series(MappingProxyType(dict(item.get("metric", {}))), float(v), float(t))
+def _vector(result: Any) -> tuple[tuple[Mapping[str, str], ...], tuple[float, ...], tuple[float, ...]]:
+    """``[{"metric": {...}, "value": [t, "v"]}, ...]`` -> (labels, values, timestamps), one pass."""
+    labels: list[Mapping[str, str]] = []
+    values: list[float] = []
+    times: list[float] = []
+    empty: Mapping[str, str] = MappingProxyType({})
+    for item in result:
+        t, v = item["value"]
+        metric = item.get("metric", empty)
+        if metric is not empty and not isinstance(metric, dict):
+            raise TypeError(f"metric is {type(metric).__name__}, not an object")
+        labels.append(metric)
+        values.append(float(v))
+        times.append(float(t))
+    return tuple(labels), tuple(values), tuple(times)
 
 
 def _notes(body: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
