@@ -20,7 +20,7 @@ import click
 from bot import errors, model, settings
 from bot.act import message
 from bot.record import log
-from bot.service import audit, backtest, cycle, report, shards, wiring
+from bot.service import cycle, report, shards, wiring
 
 # Commands that live in the sandbox extra, loaded by module name on first use so the product path
 # (and its import-linter contract) never imports bot.sandbox. Descriptions shown by --help without loading.
@@ -211,6 +211,8 @@ def history_cmd(
     repo: str | None, config: Path | None, app: str | None, since: str | None, output: str
 ) -> None:
     """Every heal, read back from Git trailers, joined with its verification status."""
+    from bot.service import audit  # only ``history`` reads the audit trail
+
     records = audit.history(repo=repo, config=settings.load(config) if config else None, app=app, since=since)
     click.echo(
         report.dumps(report.history_json(records)) if output == "json" else report.history_table(records)
@@ -264,6 +266,8 @@ def backtest_cmd(
         flap = model.parse_duration(flap_window)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--flap-window") from None
+    from bot.service import backtest  # only ``backtest`` replays history
+
     loaded = _load(config)
     client = wiring.prometheus_client(loaded.prometheus)
     try:

@@ -12,6 +12,7 @@ configured once apply to both instant and range queries.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
@@ -106,7 +107,7 @@ class PrometheusClient:
         bearer_token: str | None = None,
         basic_auth: tuple[str, str] | None = None,
         timeout: float = 20.0,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         transport: httpx.BaseTransport | None = None,
         retry: retrying.Retry | None = None,
     ) -> PrometheusClient:
