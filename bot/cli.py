@@ -7,6 +7,8 @@ This module only wires commands to the stages; it must not hold logic of its own
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import os
 import re
@@ -21,6 +23,11 @@ from bot import errors, model, settings
 from bot.act import message
 from bot.record import log
 from bot.service import cycle, report, shards, wiring
+
+# At exit the interpreter runs the cyclic collector over every object still alive before freeing them
+# (70 ms after a 1,000-app cycle): an ending CLI process needs none of it. Frozen objects are still
+# freed by reference counting and every atexit hook and finalizer registered later still runs.
+atexit.register(gc.freeze)
 
 # Commands that live in the sandbox extra, loaded by module name on first use so the product path
 # (and its import-linter contract) never imports bot.sandbox. Descriptions shown by --help without loading.
