@@ -176,7 +176,8 @@ def once(
     if output == "json":
         data = report.cycle_json(rep)
         data["verified"] = {k: {"success": o.success, "reason": o.reason} for k, o in outcomes.items()}
-        click.echo(report.dumps(data))
+        report.write_json(data, lambda text: click.echo(text, nl=False))
+        click.echo()
     else:
         click.echo(report.cycle_table(rep, every_app=all_apps), nl=False)
         for heal, o in outcomes.items():
