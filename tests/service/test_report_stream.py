@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 import pytest
 
 from bot.service import report
+
+
+class Kind(enum.StrEnum):
+    ROLLBACK = "rollback"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
 
 SHAPES: list[object] = [
     {},
@@ -15,6 +26,9 @@ SHAPES: list[object] = [
     {"apps": {}, "actions": [], "errors": []},
     {"a": [1, 2.5, math.nan, math.inf, -math.inf, True, False, None], "b": {"c": "é ü \u2603", "d": []}},
     {"when": datetime(2026, 11, 28, tzinfo=UTC), "obj": object.__name__, "nested": [[[{}]], [{"x": [1]}]]},
+    {1: "int key", 2.5: "float key", None: "none key", "t": (1, (2, 3)), "k": Kind.ROLLBACK},
+    {True: "bool key", False: "another"},
+    {"proxy": MappingProxyType({"a": 1}), "level": Level.HIGH, "big": 10**30, "tiny": 5e-324, "neg": -0.0},
     {f"svc-{i:04d}": {"slos": [{"ratio": i / 7, "long": {"events": 1e-05}}]} for i in range(300)},
 ]
 
