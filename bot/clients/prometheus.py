@@ -203,7 +203,7 @@ class PrometheusClient:
         except httpx.HTTPError as exc:
             raise self._error(f"{type(exc).__name__}: {exc}", path, None, error_type="unavailable") from exc
         try:
-            body = response.json()
+            body = json.loads(response.content, object_hook=_compact)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             failure = self._error("response is not JSON", path, response.text, status=response.status_code)
             raise retrying.note_retry_after(failure, response.headers) from exc
@@ -239,13 +239,33 @@ def _ts(value: float) -> str:
     return f"{value:.3f}"
 
 
+def _compact(obj: dict[str, Any]) -> Any:
+    """Decoder hook: an instant sample ``{"metric": {...}, "value": [t, "v"]}`` becomes the tuple
+    (labels, value, t) as soon as it is decoded, so a fleet-wide answer never holds its sample objects
+    and value lists all at once. Anything else (or anything malformed) stays as it is, for ``_vector``
+    to read or reject."""
+    value = obj.get("value")
+    if len(obj) == 2 and type(value) is list and len(value) == 2 and type(obj.get("metric")) is dict:
+        try:
+            return (obj["metric"], float(value[1]), float(value[0]))
+        except (TypeError, ValueError):
+            return obj
+    return obj
+
+
 def _vector(result: Any) -> tuple[tuple[Mapping[str, str], ...], tuple[float, ...], tuple[float, ...]]:
-    """``[{"metric": {...}, "value": [t, "v"]}, ...]`` -> (labels, values, timestamps), one pass."""
+    """``[{"metric": {...}, "value": [t, "v"]}, ...]`` (samples already compacted by ``_compact``, or
+    not) -> (labels, values, timestamps), one pass."""
     labels: list[Mapping[str, str]] = []
     values: list[float] = []
     times: list[float] = []
     empty: Mapping[str, str] = MappingProxyType({})
     for item in result:
+        if type(item) is tuple:
+            labels.append(item[0])
+            values.append(item[1])
+            times.append(item[2])
+            continue
         t, v = item["value"]
         metric = item.get("metric", empty)
         if metric is not empty and not isinstance(metric, dict):
