@@ -74,7 +74,7 @@ class Severity(enum.StrEnum):
     TICKET = "ticket"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BurnWindow:
     """One MWMB pair: fires when both windows' error ratio exceed ``factor * budget``."""
 
@@ -88,7 +88,7 @@ class BurnWindow:
         return f"{format_duration(self.long)}/{format_duration(self.short)}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tier:
     """A burn-rate tier before it meets a period: spend ``budget_fraction`` of the budget in ``long``."""
 
@@ -119,7 +119,7 @@ def tier_windows(period: float, tiers: tuple[Tier, ...] = WORKBOOK_TIERS) -> tup
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SLO:
     """An SLO in the engine's own form (config, Sloth and OpenSLO files all become this).
 
@@ -151,7 +151,7 @@ class SLO:
 # --------------------------------------------------------------------------- observations
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One observed value: an error ratio (ratio SLOs) or a raw value (threshold SLIs)."""
 
@@ -164,7 +164,7 @@ class Sample:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WindowVerdict:
     window: BurnWindow
     long: Sample
@@ -174,7 +174,7 @@ class WindowVerdict:
     burn_short: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SLOReport:
     """Everything the engine concluded about one SLO of one app at one pinned time."""
 
@@ -208,7 +208,7 @@ class HealthStatus(enum.StrEnum):
     UNKNOWN = "Unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """One entry of an Argo CD app's ``status.history``."""
 
@@ -219,7 +219,7 @@ class Deployment:
     revisions: tuple[str, ...] = ()  # multi-source apps: one per spec.sources entry, index-aligned
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppSource:
     """One entry of a multi-source app's ``spec.sources``."""
 
@@ -231,7 +231,7 @@ class AppSource:
     value_files: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppStatus:
     """The parts of an Argo CD Application the bot reasons about."""
 
@@ -270,7 +270,7 @@ class AppStatus:
     rollouts: tuple[str, ...] = ()  # "namespace/name" of the Argo Rollouts Rollouts in status.resources
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EventCounts:
     """Bad events and all events over one interval (counter increases; rate() may give fractions)."""
 
@@ -289,7 +289,7 @@ class EventCounts:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeployEvidence:
     """One SLO of one app around its last deploy: events since it went live and in a baseline before.
 
@@ -306,7 +306,7 @@ class DeployEvidence:
     budget: float = 0.001  # the SLO's 1 - objective: the least increase that counts as a regression
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RolloutState:
     """One Argo Rollouts ``Rollout`` of an app as Argo CD shows it: the health its Lua check gives
     (resource tree), and from the live object (managed-resources) the abort flag and the stable and
@@ -333,7 +333,7 @@ class RolloutState:
         return self.message.startswith("RolloutAborted") or self.aborted is True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppObservation:
     """One app in one cycle: its Argo CD status (None when unreadable) and its SLO reports."""
 
@@ -349,7 +349,7 @@ class AppObservation:
     rollout_error: str = ""  # why the Rollouts of an app that has some could not be read
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What observe saw in one cycle, at one pinned evaluation time."""
 
@@ -384,7 +384,7 @@ def heal_id(app: str, action: str, subject: str) -> str:
     return digest[:12]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     """One thing to do, with the reason a human reads and the evidence behind it."""
 
@@ -398,7 +398,7 @@ class Action:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Skip:
     """A policy that matched but was held back, and why (a guardrail, bad data, a cooldown)."""
 
@@ -407,7 +407,7 @@ class Skip:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     at: datetime
     actions: tuple[Action, ...] = ()
@@ -422,7 +422,7 @@ class Plan:
 # --------------------------------------------------------------------------- records
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HealRecord:
     """A heal as read back from a commit's trailers (Git is the bot's memory)."""
 

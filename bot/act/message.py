@@ -17,12 +17,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from bot import model
 from bot.record import trailers
+
+if TYPE_CHECKING:
+    import jinja2
 
 BARS = "▁▂▃▄▅▆▇█"
 GAP = " "
@@ -165,6 +166,8 @@ NAMES = ("commit.txt.j2", "pr_title.txt.j2", "pr_body.md.j2", "issue_body.md.j2"
 @functools.cache
 def environment(templates: Path | None = None) -> jinja2.Environment:
     """Templates from ``templates`` (an override directory) first, then the built-in ones."""
+    import jinja2  # here: only rendering pays for it, not every start of the CLI
+
     builtin = jinja2.FileSystemLoader(str(_templates_dir()))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(templates)), builtin])
@@ -183,6 +186,8 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
 
 def check_overrides(templates: Path) -> list[str]:
     """Problems of an override directory: files that override nothing, templates that do not compile."""
+    import jinja2
+
     problems = []
     for path in sorted(templates.iterdir()):
         if path.name.startswith(".") or not path.is_file():

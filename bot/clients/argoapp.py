@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -132,18 +134,22 @@ class GatewayError(TypedDict):
 
 def parse_time(value: object) -> datetime | None:
     """RFC 3339 (second or sub-second precision) -> aware datetime; ``None``/empty/garbage -> None."""
+    if not isinstance(value, str) or not value:
+        return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+        parsed = datetime.fromisoformat(value)  # 3.11 reads the ``Z`` suffix itself
     except ValueError:
         return None
-    return parsed.replace(tzinfo=parsed.tzinfo or UTC) if parsed else None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+_SYNC = {m.value: m for m in model.SyncStatus}
+_HEALTH = {m.value: m for m in model.HealthStatus}
 
 
 def _enum(cls: type[model.SyncStatus] | type[model.HealthStatus], value: object) -> Any:
-    try:
-        return cls(str(value))
-    except ValueError:
-        return cls.UNKNOWN
+    members: dict[str, Any] = _SYNC if cls is model.SyncStatus else _HEALTH
+    return members.get(value if isinstance(value, str) else str(value), cls.UNKNOWN)
 
 
 def primary_source(spec: Spec) -> Source:
@@ -179,6 +185,7 @@ def _sources(spec: Spec) -> tuple[model.AppSource, ...]:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a fleet has few repos and lists them once per app per cycle
 def repo_key(url: str) -> str:
     """Compare clone URLs loosely: scheme, credentials, ``git@host:``, ``.git`` and slashes do not matter."""
     text = url.strip().lower().removeprefix("file://")
@@ -312,3 +319,29 @@ def parse_app(raw: Application, default_namespace: str | None = None) -> model.A
         ),
     )
     return focus(parsed, source_index(parsed.sources)) if parsed.sources else parsed
+
+
+def _is_application(obj: dict[str, Any]) -> bool:
+    """An Application of a list: ``metadata`` (with a name) and ``spec``, which no object nested in an
+    Application has both of."""
+    meta = obj.get("metadata")
+    return isinstance(meta, dict) and "name" in meta and isinstance(obj.get("spec"), dict)
+
+
+def decode_statuses(content: bytes, default_namespace: str | None = None) -> dict[str, Any]:
+    """An application list's body with each item parsed into an ``AppStatus`` as soon as the decoder
+    has built it, so the raw objects of one Application live only until its status exists: a fleet's
+    whole decoded list (about ten times its JSON) is never held at once. Items without a ``spec`` (a
+    filtered list) are parsed after decoding, the same way."""
+
+    def hook(obj: dict[str, Any]) -> Any:
+        return parse_app(cast(Application, obj), default_namespace) if _is_application(obj) else obj
+
+    body = json.loads(content, object_hook=hook)
+    if not isinstance(body, dict):
+        raise ValueError("an application list is a JSON object")
+    items = body.get("items") or []
+    body["items"] = [
+        app if isinstance(app, model.AppStatus) else parse_app(app, default_namespace) for app in items
+    ]
+    return body

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,7 @@ from bot.clients import retry as retrying
 JSON_HEADERS = {"Content-Type": "application/json"}
 SESSION_PATH = "/api/v1/session"
 COOKIE = "argocd.token"
+LIST_WITHOUT = ("-status.resources",)  # list_statuses parses no field under these
 
 
 # Raw shapes and parsing live in ``argoapp``; these names keep the client's API in one place.
@@ -115,6 +117,7 @@ class Call:
     params: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     body: dict[str, Any] | None = None
     timeout: float | None = None
+    decode: Callable[[bytes], Any] = json.loads  # the 2xx body -> value (ValueError: not JSON)
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ class ArgoCDClient:
         if response.status_code >= 400:
             raise error_from_response(response, app)
         try:
-            return response.json()
+            return call.decode(response.content)
         except ValueError as exc:
             status, text = response.status_code, response.text
             raise errors.ArgoCDUnavailable(
@@ -260,8 +263,19 @@ class ArgoCDClient:
             list[App], self._request("GET", "/api/v1/applications", None, Call(params)).get("items") or []
         )
 
-    def list_statuses(self, selector: str = "", projects: Sequence[str] = ()) -> list[model.AppStatus]:
-        return [parse_app(app, self.app_namespace) for app in self.list_apps(selector, projects)]
+    def list_statuses(
+        self, selector: str = "", projects: Sequence[str] = (), *, resources: bool = False
+    ) -> list[model.AppStatus]:
+        """Each Application parsed, then dropped from the decoded list at once: the raw JSON and the
+        statuses are not both held whole at a fleet's peak of memory. ``resources``: keep
+        ``status.resources`` (the Rollouts an app manages are read from it)."""
+        # status.resources (every managed object of every app: most of a real list's bytes) is only
+        # read for canaries; otherwise Argo CD drops it server-side (argocd-api.md, List applications: fields)
+        fields = "" if resources else ",".join(f"-items.{f[1:]}" for f in LIST_WITHOUT)
+        params = {"selector": selector, "projects": list(projects), "fields": fields}
+        decode = functools.partial(argoapp.decode_statuses, default_namespace=self.app_namespace)
+        listing = self._request("GET", "/api/v1/applications", None, Call(params, decode=decode))
+        return cast(list[model.AppStatus], listing.get("items") or [])
 
     def get(self, name: str, project: Name = None, refresh: Refresh | None = None) -> App:
         """With ``refresh`` the server re-resolves Git and blocks until reconciled: longer timeout."""

@@ -12,7 +12,8 @@ configured once apply to both instant and range queries.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import ssl
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
@@ -40,21 +41,36 @@ class RangeSeries:
     points: tuple[tuple[float, float], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueryResult:
+    """An instant answer as three aligned columns (labels, values, timestamps), decoded in one pass:
+    a fleet-wide answer has one sample per app and part, and callers mostly want the numbers, so no
+    object is built per sample unless ``series`` is asked for. The label mappings are the decoded JSON
+    objects themselves, owned by this result: read them, never change them."""
+
     expr: str
     at: float
     result_type: str
-    series: tuple[Series, ...] = ()
+    labels: tuple[Mapping[str, str], ...] = ()
+    values: tuple[float, ...] = ()
+    timestamps: tuple[float, ...] = ()
     warnings: tuple[str, ...] = ()
     infos: tuple[str, ...] = ()
 
+    @property
+    def series(self) -> tuple[Series, ...]:
+        return tuple(
+            Series(MappingProxyType(m), v, t)
+            for m, v, t in zip(self.labels, self.values, self.timestamps, strict=True)
+        )
+
     def by(self, label: str) -> dict[str, float]:
         """Values keyed by one label (vector order is not guaranteed); last one wins on duplicates."""
-        return {s.labels[label]: s.value for s in self.series if label in s.labels}
+        return {m[label]: v for m, v in zip(self.labels, self.values, strict=True) if label in m}
 
-    def pairs(self) -> list[tuple[Mapping[str, str], float]]:
-        return [(s.labels, s.value) for s in self.series]
+    def pairs(self) -> Iterator[tuple[Mapping[str, str], float]]:
+        """(labels, value) per sample, lazily (one pass of a parser, no list of the whole answer)."""
+        return zip(self.labels, self.values, strict=True)
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,7 @@ class PrometheusClient:
         bearer_token: str | None = None,
         basic_auth: tuple[str, str] | None = None,
         timeout: float = 20.0,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         transport: httpx.BaseTransport | None = None,
         retry: retrying.Retry | None = None,
     ) -> PrometheusClient:
@@ -140,15 +156,15 @@ class PrometheusClient:
         result = body["data"].get("result")
         try:
             if kind == "vector":
-                series = tuple(_sample(item) for item in result)
+                labels, values, times = _vector(result)
             elif kind == "scalar":
-                series = (Series(MappingProxyType({}), float(result[1]), float(result[0])),)
+                labels, values, times = (MappingProxyType({}),), (float(result[1]),), (float(result[0]),)
             else:
                 raise ValueError(f"unsupported resultType {kind!r} for an instant query")
             warnings, infos = _notes(body)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._error(f"malformed answer: {exc}", "/api/v1/query", body) from exc
-        return QueryResult(expr, at, kind, series, warnings, infos)
+        return QueryResult(expr, at, kind, labels, values, times, warnings, infos)
 
     def query_range(
         self, expr: str, start: float, end: float, step: float, timeout: float | None = None
@@ -187,7 +203,7 @@ class PrometheusClient:
         except httpx.HTTPError as exc:
             raise self._error(f"{type(exc).__name__}: {exc}", path, None, error_type="unavailable") from exc
         try:
-            body = response.json()
+            body = json.loads(response.content, object_hook=_compact)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             failure = self._error("response is not JSON", path, response.text, status=response.status_code)
             raise retrying.note_retry_after(failure, response.headers) from exc
@@ -223,9 +239,41 @@ def _ts(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _sample(item: Mapping[str, Any]) -> Series:
-    t, v = item["value"]
-    return Series(MappingProxyType(dict(item.get("metric", {}))), float(v), float(t))
+def _compact(obj: dict[str, Any]) -> Any:
+    """Decoder hook: an instant sample ``{"metric": {...}, "value": [t, "v"]}`` becomes the tuple
+    (labels, value, t) as soon as it is decoded, so a fleet-wide answer never holds its sample objects
+    and value lists all at once. Anything else (or anything malformed) stays as it is, for ``_vector``
+    to read or reject."""
+    value = obj.get("value")
+    if len(obj) == 2 and type(value) is list and len(value) == 2 and type(obj.get("metric")) is dict:
+        try:
+            return (obj["metric"], float(value[1]), float(value[0]))
+        except (TypeError, ValueError):
+            return obj
+    return obj
+
+
+def _vector(result: Any) -> tuple[tuple[Mapping[str, str], ...], tuple[float, ...], tuple[float, ...]]:
+    """``[{"metric": {...}, "value": [t, "v"]}, ...]`` (samples already compacted by ``_compact``, or
+    not) -> (labels, values, timestamps), one pass."""
+    labels: list[Mapping[str, str]] = []
+    values: list[float] = []
+    times: list[float] = []
+    empty: Mapping[str, str] = MappingProxyType({})
+    for item in result:
+        if type(item) is tuple:
+            labels.append(item[0])
+            values.append(item[1])
+            times.append(item[2])
+            continue
+        t, v = item["value"]
+        metric = item.get("metric", empty)
+        if metric is not empty and not isinstance(metric, dict):
+            raise TypeError(f"metric is {type(metric).__name__}, not an object")
+        labels.append(metric)
+        values.append(float(v))
+        times.append(float(t))
+    return tuple(labels), tuple(values), tuple(times)
 
 
 def _notes(body: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:

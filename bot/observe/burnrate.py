@@ -121,16 +121,23 @@ def verdict(
             detail=f"{_count(short.total)} events < {needed} needed for {pair.factor:g}x",
         )
     threshold = pair.factor * budget
-    firing = all(
-        s.state is model.SampleState.OK and s.value is not None and s.value > threshold for s in (long, short)
+    ok = model.SampleState.OK
+    long_ok, short_ok = long.state is ok, short.state is ok
+    firing = (
+        long_ok
+        and short_ok
+        and long.value is not None
+        and short.value is not None
+        and long.value > threshold
+        and short.value > threshold
     )
     return model.WindowVerdict(
-        window=pair,
-        long=long,
-        short=short,
-        firing=firing,
-        burn_long=burn(long.value, budget) if long.state is model.SampleState.OK else None,
-        burn_short=burn(short.value, budget) if short.state is model.SampleState.OK else None,
+        pair,
+        long,
+        short,
+        firing,
+        burn(long.value, budget) if long_ok else None,
+        burn(short.value, budget) if short_ok else None,
     )
 
 

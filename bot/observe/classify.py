@@ -38,36 +38,45 @@ def classify(
     """
     is_ratio = slo.kind != "threshold"
     window = data.window if is_ratio else queries.THRESHOLD_WINDOW
+    total = data.events.get(app)
+    state, detail, value = _state(app, slo, data, at, min_events, is_ratio, total)
+    return model.Sample(app, slo.name, window, state, value, total, detail)
 
-    def sample(state: model.SampleState, detail: str = "", value: float | None = None) -> model.Sample:
-        total = data.events.get(app)
-        return model.Sample(app, slo.name, window, state, value=value, total=total, detail=detail)
 
+def _state(
+    app: str,
+    slo: model.SLO,
+    data: queries.WindowData,
+    at: float,
+    min_events: float,
+    is_ratio: bool,
+    total: float | None,
+) -> tuple[model.SampleState, str, float | None]:
+    """(state, detail, value) in the documented order; called once per app, SLO and window."""
     if data.error:
-        return sample(S.QUERY_ERROR, data.error)
-    if app not in data.values:
-        return sample(S.NO_SERIES, f"no series for {slo.app_label}={app!r}")
-    if app in data.duplicates:
-        detail = f"several series for {slo.app_label}={app!r}: the query must aggregate by it"
-        return sample(S.INVALID, detail)
-    value = data.values[app]
+        return S.QUERY_ERROR, data.error, None
+    value = data.values.get(app)
+    if value is None:
+        return S.NO_SERIES, f"no series for {slo.app_label}={app!r}", None
+    if data.duplicates and app in data.duplicates:
+        return S.INVALID, f"several series for {slo.app_label}={app!r}: the query must aggregate by it", None
     stale = _staleness(app, slo, data, at)
     if stale:
-        return sample(S.STALE, stale, value if math.isfinite(value) else None)
+        return S.STALE, stale, value if math.isfinite(value) else None
     if math.isnan(value):
-        return sample(S.NO_TRAFFIC, "NaN: no events in the window (0/0)")
+        return S.NO_TRAFFIC, "NaN: no events in the window (0/0)", None
     if math.isinf(value):
-        return sample(S.INVALID, f"{value}: errors without a matching total (label mismatch?)")
-    if is_ratio and (value < 0 or value > 1 + RATIO_SLACK):
-        return sample(S.INVALID, f"error ratio {value:g} outside [0, 1]")
-    value = min(value, 1.0) if is_ratio else value
-    if min_events > 0 or (is_ratio and app not in data.events):
-        total = data.events.get(app)
+        return S.INVALID, f"{value}: errors without a matching total (label mismatch?)", None
+    if is_ratio:
+        if value < 0 or value > 1 + RATIO_SLACK:
+            return S.INVALID, f"error ratio {value:g} outside [0, 1]", None
+        value = min(value, 1.0)
+    if min_events > 0 or (is_ratio and total is None):
         if total is None or math.isnan(total):
-            return sample(S.NO_TRAFFIC, "event count unknown", value)
+            return S.NO_TRAFFIC, "event count unknown", value
         if total < min_events:
-            return sample(S.NO_TRAFFIC, f"low traffic: {total:.0f} events < {min_events:.0f}", value)
-    return sample(S.OK, "", value)
+            return S.NO_TRAFFIC, f"low traffic: {total:.0f} events < {min_events:.0f}", value
+    return S.OK, "", value
 
 
 def _staleness(app: str, slo: model.SLO, data: queries.WindowData, at: float) -> str:

@@ -158,6 +158,8 @@ def _apply_annotations(
 ) -> tree.AppSpec | None:
     """The template narrowed by the Application's annotations; None when it opts out.
     ``ValueError`` names the annotation that is wrong."""
+    if not any(k.startswith(PREFIX) for k in notes):
+        return spec  # no override: the template as it is (most of a fleet; no copy per Application)
     unknown = sorted(k for k in notes if k.startswith(PREFIX) and k not in KNOWN)
     if unknown:
         raise ValueError(f"unknown annotation {unknown[0]} (known: {', '.join(sorted(KNOWN))})")

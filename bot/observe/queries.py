@@ -138,23 +138,28 @@ def plan(slos: Iterable[model.SLO]) -> tuple[BatchQuery, ...]:
 
 
 def parse(slo: model.SLO, window: float, series: Iterable[tuple[Mapping[str, str], float]]) -> WindowData:
-    """Split ``(labels, value)`` pairs of a ``window_query`` answer into a ``WindowData``."""
-    parts: dict[str, dict[str, float]] = {"value": {}, "events": {}, "newest": {}, "up": {}}
+    """Split ``(labels, value)`` pairs of a ``window_query`` answer into a ``WindowData``, in one pass."""
+    values: dict[str, float] = {}
+    events: dict[str, float] = {}
+    newest: dict[str, float] = {}
+    up: dict[str, float] = {}
+    part_of = {"value": values, "events": events, "newest": newest, "up": up}.get
+    label = slo.app_label
     duplicates: set[str] = set()
     for labels, value in series:
-        part, app = labels.get(PART), labels.get(slo.app_label)
-        if part not in parts or not app:
+        part, app = part_of(labels.get(PART)), labels.get(label)  # type: ignore[arg-type]
+        if part is None or not app:
             continue
-        if app in parts[part]:
+        if app in part:
             # The template did not aggregate down to one series per app: no value can be trusted.
             duplicates.add(app)
-        parts[part][app] = value
+        part[app] = value
     return WindowData(
         window=window,
-        values=MappingProxyType(parts["value"]),
-        events=MappingProxyType(parts["events"]),
-        newest=MappingProxyType(parts["newest"]) if freshness_selector(slo) else None,
-        up=MappingProxyType(parts["up"]),
+        values=MappingProxyType(values),
+        events=MappingProxyType(events),
+        newest=MappingProxyType(newest) if freshness_selector(slo) else None,
+        up=MappingProxyType(up),
         duplicates=frozenset(duplicates),
     )
 

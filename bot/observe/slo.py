@@ -37,19 +37,18 @@ def evaluate(
     if slo.kind == "threshold":
         return {app: _threshold(slo, app, full[queries.THRESHOLD_WINDOW], at) for app in apps}
     guards = burnrate.window_min_events(slo.windows, slo.budget, slo.min_events_k)
-    return {app: _ratio(slo, app, full, guards, at) for app in apps}
+    # what depends only on the SLO is worked out once, not once per app
+    windows = tuple((w, full[w], guards.get(w, 0)) for w in queries.windows_of(slo))
+    return {app: _ratio(slo, app, windows, at) for app in apps}
 
 
 def _ratio(
-    slo: model.SLO, app: str, data: Mapping[float, queries.WindowData], guards: Mapping[float, int], at: float
+    slo: model.SLO, app: str, windows: tuple[tuple[float, queries.WindowData, int], ...], at: float
 ) -> model.SLOReport:
-    samples = {
-        w: classify.classify(app, slo, data[w], at=at, min_events=guards.get(w, 0))
-        for w in queries.windows_of(slo)
-    }
+    samples = {w: classify.classify(app, slo, data, at=at, min_events=guard) for w, data, guard in windows}
+    budget, k = slo.budget, slo.min_events_k
     verdicts = tuple(
-        burnrate.verdict(pair, samples[pair.long], samples[pair.short], slo.budget, slo.min_events_k)
-        for pair in slo.windows
+        burnrate.verdict(pair, samples[pair.long], samples[pair.short], budget, k) for pair in slo.windows
     )
     # Pair guards may turn an OK short sample into NO_TRAFFIC, so the state comes from the verdicts.
     used = [s for v in verdicts for s in (v.long, v.short)]
@@ -58,14 +57,15 @@ def _ratio(
     page = not hold and burnrate.firing(verdicts, model.Severity.PAGE)
     ticket = not hold and burnrate.firing(verdicts, model.Severity.TICKET)
     return model.SLOReport(
-        app=app,
-        slo=slo.name,
-        state=state,
-        page=page,
-        ticket=ticket,
-        verdicts=verdicts,
-        samples=tuple(samples[w] for w in sorted(samples)),
-        reason=_reason(state, page, ticket, verdicts, used),
+        app,
+        slo.name,
+        state,
+        page,
+        ticket,
+        False,
+        verdicts,
+        tuple(samples.values()),  # windows_of is shortest first
+        _reason(state, page, ticket, verdicts, used),
     )
 
 

@@ -254,7 +254,7 @@ def observe(
     statuses: list[model.AppStatus] = []
     argo_error = ""
     try:
-        statuses = sources.argocd.list_statuses(projects=sources.projects)
+        statuses = sources.argocd.list_statuses(projects=sources.projects, resources=sources.rollouts)
     except errors.ArgoCDError as exc:
         argo_error = str(exc)
         fail("argocd", argo_error)

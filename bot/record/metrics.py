@@ -44,6 +44,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
+        self._circuit_shown: dict[str, int] = {}  # app -> the value githeal_circuit_open last got
         self.heals = Counter(
             "githeal_heals_total",
             "Heals executed, once each, by the outcome of their execution (committed, proposed, failed, ...)",
@@ -149,12 +150,17 @@ class Metrics:
         """Every known app gets 1 (open) or 0 (closed): a closed circuit must read 0, not stay at 1."""
         opened = set(open_apps)
         known = set(apps) | opened
+        shown = self._circuit_shown
         for app in known:
-            self.circuit_open.labels(app).set(1 if app in opened else 0)
+            value = 1 if app in opened else 0
+            if shown.get(app) != value:  # a fleet's circuits rarely change: set only what did
+                self.circuit_open.labels(app).set(value)
+                shown[app] = value
         self.circuits.set(len(opened))
 
     def open_circuit(self, app: str) -> None:
         self.circuit_open.labels(app).set(1)
+        self._circuit_shown[app] = 1
 
     def dependency(self, name: str, up: bool) -> None:
         self.dependency_up.labels(name).set(1 if up else 0)

@@ -162,7 +162,7 @@ class Recorder:
             log.event("escalation.failed", app=app or "", marker=marker, error=str(exc))
             return None
         if app:
-            self.metrics.circuit_open.labels(app).set(1)
+            self.metrics.open_circuit(app)
         log.event(
             "escalation.opened", app=app or "", issue=issue.number, marker=marker, outcome=issue.outcome
         )

@@ -6,6 +6,7 @@ Runtime pointed at real local servers. Secrets are revealed here and nowhere els
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,11 +52,24 @@ class Runtime:
             self.ranges.close()
 
 
+class Tls:
+    """One TLS context per ``verify_tls`` value for the clients of one Runtime: building a context
+    reads the whole CA bundle (tens of ms at start-up), and one context serves many connections."""
+
+    def __init__(self) -> None:
+        self._contexts: dict[bool, ssl.SSLContext] = {}
+
+    def __call__(self, verify: bool) -> ssl.SSLContext:
+        if verify not in self._contexts:
+            self._contexts[verify] = httpx.create_ssl_context(verify=verify)
+        return self._contexts[verify]
+
+
 def _secret(s: tree.Secret | None) -> str | None:
     return s.value if s is not None else None
 
 
-def prometheus_client(s: tree.PrometheusSettings) -> prom.PrometheusClient:
+def prometheus_client(s: tree.PrometheusSettings, tls: Tls | None = None) -> prom.PrometheusClient:
     basic = (s.basic_auth[0], s.basic_auth[1].reveal()) if s.basic_auth else None
     return prom.PrometheusClient.connect(
         s.url,
@@ -63,13 +77,13 @@ def prometheus_client(s: tree.PrometheusSettings) -> prom.PrometheusClient:
         bearer_token=_secret(s.bearer_token),
         basic_auth=basic,
         timeout=s.timeout,
-        verify=s.verify_tls,
+        verify=(tls or Tls())(s.verify_tls),
         retry=retry.Retry(),
     )
 
 
-def argocd_client(s: tree.ArgoCDSettings) -> argocd.ArgoCDClient:
-    http = httpx.Client(base_url=s.url, verify=s.verify_tls, timeout=s.timeout)
+def argocd_client(s: tree.ArgoCDSettings, tls: Tls | None = None) -> argocd.ArgoCDClient:
+    http = httpx.Client(base_url=s.url, verify=(tls or Tls())(s.verify_tls), timeout=s.timeout)
     client = argocd.ArgoCDClient(
         http,
         token=_secret(s.token),
@@ -178,10 +192,11 @@ def build(settings: tree.Settings, *, registry: metrics.Metrics | None = None) -
     first = next((r.github for r in settings.repos.values() if r.github), None)
     gh = github_client(settings.github, first) if settings.github is not None else None
     clones = {name: working_clone(r, token=_app_token(r, gh)) for name, r in settings.repos.items()}
-    instant = prometheus_client(settings.prometheus)
+    tls = Tls()
+    instant = prometheus_client(settings.prometheus, tls)
     return Runtime(
         settings=settings,
-        argocd=argocd_client(settings.argocd),
+        argocd=argocd_client(settings.argocd, tls),
         prometheus=instant,
         ranges=prom.RangeReader(instant),  # the sparkline reads with the same auth, TLS and headers
         clones=clones,

@@ -16,8 +16,6 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
 from bot import model
 
 
@@ -225,6 +223,8 @@ class FreezeWindow:
         """True when ``at`` (timezone-aware) lies inside a freeze that started at a cron tick."""
         local = at.astimezone(ZoneInfo(self.timezone))
         # A tick at exactly ``at`` counts: get_prev is exclusive, so start one second later.
+        from croniter import croniter  # here: only configs with cron windows pay for it
+
         start = croniter(self.cron, local + timedelta(seconds=1)).get_prev(datetime)
         return bool(local < start + timedelta(seconds=self.duration))
 

@@ -12,7 +12,6 @@ import zoneinfo
 from typing import Annotated, Literal
 
 import pydantic
-from croniter import croniter
 from pydantic import Field
 
 from bot.settings import systems
@@ -425,6 +424,8 @@ class Freeze(systems.Base):
     @pydantic.field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
+        from croniter import croniter  # here: only configs with cron windows pay for it
+
         if len(value.split()) != 5 or not croniter.is_valid(value):
             raise ValueError(f"not a valid 5-field cron expression: {value!r}")
         return value

@@ -107,3 +107,14 @@ def test_payload_is_truncated() -> None:
     with mock_client(transport) as c, pytest.raises(errors.PrometheusError) as info:
         c.query("up", 1.0)
     assert info.value.status == 422 and len(str(info.value)) < 700
+
+
+def test_labels_named_like_the_answer_keys_stay_labels(client: promclient.PrometheusClient) -> None:
+    """Samples are compacted while the answer is decoded (issue 10 P2); a series whose own labels are
+    called ``metric`` and ``value`` (legal label names) must come back as labels, not as a sample."""
+    expr = 'label_replace(label_replace(vector(3), "metric", "m", "", ""), "value", "v", "", "")'
+    result = client.query(expr, END)
+    assert [(dict(s.labels), s.value, s.timestamp) for s in result.series] == [
+        ({"metric": "m", "value": "v"}, 3.0, END)
+    ]
+    assert result.by("value") == {"v": 3.0} and list(result.pairs()) == [({"metric": "m", "value": "v"}, 3.0)]

@@ -142,3 +142,12 @@ def test_a_crash_is_logged_once_per_cause_at_error_level_with_its_traceback(reco
     assert [r.levelno for r in again] == [logging.DEBUG, logging.DEBUG]
     assert [r.getMessage() for r in records.records][-1] == "cycle.recovered"
     assert _value(m, "githeal_cycle_crashes_total") == 4
+
+
+def test_a_circuit_opened_by_an_escalation_closes_on_the_next_cycle() -> None:
+    m = metrics.Metrics()
+    m.set_circuits({}, ["checkout"])
+    m.open_circuit("checkout")  # the escalation issue was opened between two cycles
+    assert m.registry.get_sample_value("githeal_circuit_open", {"app": "checkout"}) == 1
+    m.set_circuits({}, ["checkout"])  # a human closed it
+    assert m.registry.get_sample_value("githeal_circuit_open", {"app": "checkout"}) == 0
