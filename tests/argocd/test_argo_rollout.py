@@ -182,8 +182,10 @@ def test_the_bot_reads_the_aborted_rollout_and_its_stable_replicaset(
     emu: server.ArgoCDEmulator, rollout_repo: Repo, clock: Clock, api: argocd.ArgoCDClient
 ) -> None:
     _run(emu, clock, 1)
-    (status,) = api.list_statuses()
+    (status,) = api.list_statuses(resources=True)  # what the cycle asks when a policy reads Rollouts
     assert status.rollouts == ("checkout/checkout",)  # from status.resources, even in List
+    (lean,) = api.list_statuses()  # otherwise status.resources is dropped server-side (fields=-items...)
+    assert lean.rollouts == ()
     found, why = rollouts.read(api, status)
     assert why == "" and found[0].health is model.HealthStatus.HEALTHY and found[0].aborted is False
     rollout_repo.commit({"apps/checkout/app.yaml": ROLLOUT.replace("{tag}", "1.5.0")}, "1.5.0")
@@ -202,7 +204,7 @@ def test_the_bot_reads_the_aborted_rollout_and_its_stable_replicaset(
     assert aborted.revision == "2"
     assert aborted.stable_images == ("ghcr.io/acme/checkout:1.4.2",)
     assert aborted.canary_images == (BAD,)
-    obs = model.AppObservation("checkout", api.list_statuses()[0])
+    obs = model.AppObservation("checkout", api.list_statuses(resources=True)[0])
     attached = rollouts.attach(api, {"checkout": obs})["checkout"]
     assert attached.rollouts == (aborted,) and attached.rollout_error == ""
 
