@@ -59,6 +59,44 @@ class PushResult:
     attempts: int
 
 
+_SECTION = re.compile(r'^\[([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\]$')
+_ENTRY = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*=\s*([^\"\\;#]*?)\s*$")
+
+
+def _local_config(path: Path) -> dict[str, str]:
+    """The plain ``section[.sub].key = value`` entries of a clone's own config file, as git spells
+    them after ``git config``. Anything this reader does not fully understand (includes, quoting,
+    escapes, comments after a value, a key set twice) is left out, so the caller writes it again."""
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return found
+    section = ""
+    for raw in lines:
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        head = _SECTION.match(line)
+        if head:
+            name = head.group(1).lower()
+            if name.startswith("include"):  # another file may set anything: trust none of this one
+                return {}
+            section = name + (f".{head.group(2)}" if head.group(2) else "")
+            continue
+        entry = _ENTRY.match(line)
+        if not section or entry is None:
+            continue
+        key = f"{section}.{entry.group(1).lower()}"
+        if key in seen:
+            found.pop(key, None)
+            continue
+        seen.add(key)
+        found[key] = entry.group(2)
+    return found
+
+
 def _slug(url: str) -> str:
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
     return f"{name or 'repo'}-{hashlib.sha256(mask(url).encode()).hexdigest()[:8]}"
@@ -219,14 +257,17 @@ class WorkingClone:
     def _configure(self) -> None:
         if self._configured:
             return
-        self._git("remote", "set-url", self.remote, self.remote_url)  # never a URL with userinfo
+        have = _local_config(self.path / ".git" / "config")
+        if have.get(f"remote.{self.remote}.url") != self.remote_url:
+            self._git("remote", "set-url", self.remote, self.remote_url)  # never a URL with userinfo
         settings = [("user.name", self.identity[0]), ("user.email", self.identity[1])]
         settings.append(("commit.gpgsign", "true" if self.signing else "false"))
         if self.signing is not None:
             settings.append(("gpg.format", "ssh" if self.signing.format == "ssh" else "openpgp"))
             settings.append(("user.signingkey", self.signing.key))
         for key, value in settings:
-            self._git("config", key, value)
+            if have.get(key) != value:  # a process start writes only what the clone lacks (issue 10 P1)
+                self._git("config", key, value)
         self._configured = True
 
     def _repaired(self, found: list[str]) -> None:

@@ -13,11 +13,12 @@ import gc
 import hashlib
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
+from typing import Generic, TypeVar
 
 from bot import errors, model
 from bot.act import execute, message
@@ -30,6 +31,8 @@ from bot.service import ledger, shards, supervise, wiring
 from bot.settings import policy as pol
 from bot.settings import tree
 from bot.verify import run, watcher
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -77,6 +80,29 @@ def quiet_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+class _Background(Generic[_T]):
+    """One call run on its own thread; ``result()`` waits for it and gives back its value or raises."""
+
+    def __init__(self, fn: Callable[[], _T]) -> None:
+        self._fn = fn
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="githeal-cycle-git", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> _T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
 
 
 class Engine:
@@ -142,6 +168,24 @@ class Engine:
         end = self.rt.clock().timestamp() - self.rt.settings.prometheus.offset
         values = trend.error_ratio(self.rt.ranges, slo, app, end, span)
         return execute.Sli(f"{slo.name} error ratio", model.format_duration(span), values)
+
+    def _read_git(
+        self, now: datetime, names: Sequence[str]
+    ) -> tuple[list[tuple[str, str]], hist.History | None]:
+        """Sync the clones ``names`` then read the ledger from them: the problems met, and the History
+        (None when unreadable: without the past, guardrails cannot be checked, nothing is decided)."""
+        found: list[tuple[str, str]] = []
+        for name in names:
+            try:
+                with self.verifier._lock(name):
+                    self.rt.clones[name].sync()
+            except errors.GitError as exc:
+                found.append(("git", f"{name}: {exc}"))
+        try:
+            return found, self.ledger.read(now, repos=names)
+        except errors.BotError as exc:
+            found.append((metrics.system_of(exc, default="ledger"), str(exc)))
+            return found, None
 
     # ------------------------------------------------------------------ fleet
 
@@ -273,18 +317,10 @@ class Engine:
             by_app.setdefault(app, f"{stage}: {message}")
             rt.metrics.app_errors.labels(app, stage).inc()
 
-        for name, clone in rt.clones.items():
-            try:
-                with self.verifier._lock(name):
-                    clone.sync()
-            except errors.GitError as exc:
-                failed("git", f"{name}: {exc}")
-        try:
-            history = self.ledger.read(now)
-        except errors.BotError as exc:
-            # Without the past, guardrails cannot be checked: decide nothing this cycle.
-            failed(metrics.system_of(exc, default="ledger"), str(exc))
-            history = None
+        # Git (sync, then the ledger) runs beside the observation's HTTP requests (issue 10 P1): the
+        # two share nothing (observe never reads a clone), and the clones are the ones known now; a
+        # repo first cloned by this cycle's discovery is read after it, as before.
+        git_side = _Background(lambda: self._read_git(now, list(rt.clones)))
         snap = snapshot.observe(
             self.sources,
             self.targets,
@@ -295,6 +331,10 @@ class Engine:
             owns=self.owns if self.shard is not None else None,
         )
         s = self.rt.settings  # with this cycle's discovered apps
+        git_problems, history = git_side.result()
+        problems[:0] = [f"{system}: {text}" for system, text in git_problems]  # in the order they ran
+        for system, _ in git_problems:
+            rt.metrics.error(system)
         if self._new_repos and history is not None:
             # a repo first cloned during discovery: read its heals too before deciding anything for it
             self._new_repos = False

@@ -10,7 +10,7 @@ PR) are cached; everything else is re-read each cycle, so a restart loses nothin
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -124,8 +124,9 @@ class Ledger:
                     out.setdefault(app, f"{repo}#{issue.number}")
         return out
 
-    def read(self, now: datetime) -> hist.History:
-        """The History for this cycle; clones must have been synced by the caller."""
+    def read(self, now: datetime, *, repos: Sequence[str] | None = None) -> hist.History:
+        """The History for this cycle; clones must have been synced by the caller. ``repos``: only
+        these clones (the ones synced), while another thread may add to the mapping."""
         with self._lock:
             since = now - timedelta(seconds=self.lookback)
             heals: list[model.HealRecord] = []
@@ -133,7 +134,8 @@ class Ledger:
             escalations: dict[str, str] = {}
             paused: frozenset[str] | None = None
             kill = self.settings.guardrails.kill_switch
-            for name, clone in self.clones.items():
+            for name in list(self.clones) if repos is None else repos:
+                clone = self.clones[name]
                 repo_heals = self.heals(name, since)
                 heals.extend(repo_heals)
                 data = clone.show(clone.remote_ref, kill)

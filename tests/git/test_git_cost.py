@@ -144,3 +144,39 @@ def test_reading_an_apps_manifests_costs_two_git_commands_whatever_their_number(
     assert wc.read_blobs([ids["apps/many/m3.yaml"], "0" * 40]) == {
         ids["apps/many/m3.yaml"]: files["apps/many/m3.yaml"].encode()
     }
+
+
+def _restarted(remote: Path, tmp_path: Path, identity: tuple[str, str]) -> tuple[gitrepo.WorkingClone, Path]:
+    """A new process on the same clone: a fresh WorkingClone over the existing work directory."""
+    trace = tmp_path / "restart.log"
+    wc = gitrepo.WorkingClone(
+        str(remote), "main", tmp_path / "work", identity=identity, env={"GIT_TRACE": str(trace)}
+    )
+    wc.sync()
+    return wc, trace
+
+
+def test_a_restart_writes_no_config_the_clone_already_has(remote: Path, tmp_path: Path) -> None:
+    _traced(remote, tmp_path)  # the first process clones and configures
+    wc, trace = _restarted(remote, tmp_path, ("b", "b@example.com"))
+    assert not {"config", "remote"} & set(_verbs(trace))  # issue 10 P1: nothing to write
+    # a value changed by hand (or a new identity) is written again; the others are not
+    git(wc.path, "config", "user.email", "someone@else")
+    wc, trace = _restarted(remote, tmp_path, ("b", "b@example.com"))
+    assert [c for c in _commands(trace) if c.startswith(("config", "remote"))] == [
+        "config user.email b@example.com"
+    ]
+    wc, trace = _restarted(remote, tmp_path, ("c", "b@example.com"))
+    assert [c for c in _commands(trace) if c.startswith(("config", "remote"))] == ["config user.name c"]
+    assert git(wc.path, "config", "user.name").strip() == "c"
+
+
+def test_a_config_with_an_include_is_written_again(remote: Path, tmp_path: Path) -> None:
+    _traced(remote, tmp_path)
+    extra = tmp_path / "extra.cfg"
+    extra.write_text("[user]\n\tname = other\n")
+    git(tmp_path / "work" / gitrepo._slug(str(remote)), "config", "include.path", str(extra))
+    wc, trace = _restarted(remote, tmp_path, ("b", "b@example.com"))
+    written = [c.split()[1] for c in _commands(trace) if c.startswith("config")]
+    assert {"user.name", "user.email", "commit.gpgsign"} <= set(written)
+    assert git(wc.path, "config", "--local", "--get-all", "user.name").split() == ["b"]
