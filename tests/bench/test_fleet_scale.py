@@ -155,3 +155,26 @@ def test_three_shard_processes_split_the_fleet_and_heal_once() -> None:
         healed = [git(bare, "show", "--name-only", "--format=", c).split()[0].split("/")[1] for c in log]
         # a push that lost to another shard's 5 times in a row fails this cycle and lands in the next
         assert sorted(healed) == sorted(burning), first
+
+
+@pytest.mark.slow
+@pytest.mark.prometheus
+def test_git_beside_the_observation_keeps_its_problems_first_and_the_ledger_read() -> None:
+    """Issue 10 P1: the cycle's git work (sync, then the ledger) runs on a thread beside the
+    observation's requests; its problems are still reported first, as when it ran before them."""
+    if not (shutil.which("prometheus") and shutil.which("promtool")):
+        pytest.skip("prometheus/promtool not installed (make prometheus)")
+    with benchfleet.Fleet(20, long_history=False, discover=True) as f:
+        rt = f.runtime()
+        engine = cycle.Engine(rt)
+        try:
+            assert engine.run_once(dry_run=True).errors == []  # clones the repo
+            (f.dir / "fleet.git").rename(f.dir / "moved.git")  # every fetch now fails
+            rt.argocd.http.base_url = "http://127.0.0.1:9"  # and so does the Argo CD list
+            rep = engine.run_once(dry_run=True)
+        finally:
+            engine.close()
+            rt.close()
+    assert rep.errors[0].startswith("git: ") and "fetch" in rep.errors[0]
+    assert any(e.startswith("argocd: ") for e in rep.errors[1:])
+    assert rep.history.heals == ()  # the ledger was still read, from the clone as it was
