@@ -20,6 +20,7 @@ import pydantic
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from bot import errors
 from bot.settings import files, parse, secrecy
@@ -150,7 +151,25 @@ def _slow(text: str, shown: str, limits: files.Limits) -> list[tuple[Any, parse.
     except ValueError as exc:  # e.g. an integer longer than Python converts
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise errors.ConfigError([errors.Problem(shown, 1, "", f"invalid value: {first}")]) from None
+    except TypeError:  # ruamel hashing a list or mapping used as a key (`? [a, b]`, `? - a`)
+        message = "a key must be a plain value, not a list or mapping"
+        raise errors.ConfigError([errors.Problem(shown, _complex_key_line(text), "", message)]) from None
     return out
+
+
+def _complex_key_line(text: str) -> int | None:
+    """The line of the first list or mapping used as a mapping key (nodes only: nothing is built)."""
+    pending = [node for node in _loader().compose_all(text) if node is not None]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if not isinstance(key, ScalarNode):
+                    return int(key.start_mark.line) + 1
+                pending.extend((key, value))
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+    return None
 
 
 def read_all(path: Path, shown: str | None = None, limits: files.Limits | None = None) -> list[Document]:

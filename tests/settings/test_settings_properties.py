@@ -9,6 +9,7 @@ Runs are kept short (a few dozen examples each, no deadline: the machine is shar
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,14 @@ from bot.settings import files, locate, parse
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "example.yaml"
+# CI must not go red on a search's luck: the examples are fixed unless GITHEAL_EXPLORE=1 asks for new
+# ones (run it locally; a crash it finds becomes a fixture under fixtures/bad-config).
+EXPLORE = os.environ.get("GITHEAL_EXPLORE") == "1"
 SHORT = settings(
-    max_examples=60,
+    max_examples=2000 if EXPLORE else 60,
     deadline=None,
     database=None,
+    derandomize=not EXPLORE,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
@@ -153,7 +158,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=100, deadline=None, database=None)
+@settings(max_examples=2000 if EXPLORE else 100, deadline=None, database=None, derandomize=not EXPLORE)
 @given(doc=st.dictionaries(keys, shapes, min_size=1, max_size=4), flow=st.booleans())
 def test_fast_reader_gives_what_ruamel_gives(doc: dict[str, Any], flow: bool) -> None:
     text = ("root: " + _flat(doc) + "\n") if flow else _block(doc)
