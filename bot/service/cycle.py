@@ -13,12 +13,12 @@ import gc
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from bot import errors, model
 from bot.act import execute, message
@@ -80,29 +80,6 @@ def quiet_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-class _Background(Generic[_T]):
-    """One call run on its own thread; ``result()`` waits for it and gives back its value or raises."""
-
-    def __init__(self, fn: Callable[[], _T]) -> None:
-        self._fn = fn
-        self._value: _T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="githeal-cycle-git", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._fn()
-        except BaseException as exc:  # handed to the caller by result()
-            self._error = exc
-
-    def result(self) -> _T:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]
 
 
 class Engine:
@@ -320,7 +297,9 @@ class Engine:
         # Git (sync, then the ledger) runs beside the observation's HTTP requests (issue 10 P1): the
         # two share nothing (observe never reads a clone), and the clones are the ones known now; a
         # repo first cloned by this cycle's discovery is read after it, as before.
-        git_side = _Background(lambda: self._read_git(now, list(rt.clones)))
+        pool = ThreadPoolExecutor(1, thread_name_prefix="githeal-cycle-git")
+        git_side = pool.submit(self._read_git, now, list(rt.clones))
+        pool.shutdown(wait=False)  # the submitted read still runs; result() below waits for it
         snap = snapshot.observe(
             self.sources,
             self.targets,
