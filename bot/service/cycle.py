@@ -18,7 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import TypeVar
 
 from bot import errors, model
 from bot.act import execute, message
@@ -31,8 +30,6 @@ from bot.service import ledger, shards, supervise, wiring
 from bot.settings import policy as pol
 from bot.settings import tree
 from bot.verify import run, watcher
-
-_T = TypeVar("_T")
 
 
 @dataclass
