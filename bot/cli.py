@@ -189,8 +189,7 @@ def once(
         if output == "json":
             data = report.cycle_json(rep)
             data["verified"] = {k: {"success": o.success, "reason": o.reason} for k, o in outcomes.items()}
-            report.write_json(data, lambda text: click.echo(text, nl=False))
-            click.echo()
+            click.echo(report.dumps_bytes(data))
         else:
             click.echo(report.cycle_table(rep, every_app=all_apps), nl=False)
             for heal, o in outcomes.items():
@@ -235,9 +234,7 @@ def history_cmd(
     from bot.service import audit  # only ``history`` reads the audit trail
 
     records = audit.history(repo=repo, config=settings.load(config) if config else None, app=app, since=since)
-    click.echo(
-        report.dumps(report.history_json(records)) if output == "json" else report.history_table(records)
-    )
+    click.echo(report.dumps_bytes(report.history_json(records)) if output == "json" else report.history_table(records))
 
 
 def _since(text: str, until: datetime) -> datetime:

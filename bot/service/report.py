@@ -5,13 +5,12 @@ Pure formatting of values the pipeline already produced; it must not query anyth
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from io import StringIO
 from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -217,100 +216,21 @@ def history_table(records: Sequence[model.HealRecord], extra: Mapping[str, str] 
     return out.getvalue()
 
 
+# orjson (Rust) writes the report: a 1,000-app cycle is 1.5 MB of JSON, ~4 ms here against ~20 ms for
+# an indenting encoder in Python. Datetimes and dataclasses go through ``default=str`` as before;
+# NaN and infinities become null (strict JSON: jq and Go's encoding/json reject a bare NaN).
+_JSON = (
+    orjson.OPT_INDENT_2
+    | orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def dumps_bytes(data: object) -> bytes:
+    """``data`` as indented, strict JSON, UTF-8 encoded (what ``githeal once/history -o json`` print)."""
+    return orjson.dumps(data, default=str, option=_JSON)
+
+
 def dumps(data: object) -> str:
-    return json.dumps(data, indent=2, default=str)
-
-
-def write_json(data: object, write: Callable[[str], object], batch: int = 8192) -> None:
-    """``dumps(data)`` handed to ``write`` a few thousand pieces at a time: the same text (the same
-    rules as ``json.dumps(indent=2, default=str)``, a test holds them equal), built by plain recursion
-    instead of the standard library's generators, about twice as fast, and never the list of every
-    piece that ``dumps`` joins at the end (a 10,000-app report is millions of pieces)."""
-    _Pieces(write, batch).value(data, "\n")
-    # the last batch is written by value() of the top level
-
-
-_ENCODE = json.encoder.encode_basestring_ascii
-_INF = float("inf")
-
-
-def _float(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if value == _INF:
-        return "Infinity"
-    if value == -_INF:
-        return "-Infinity"
-    return float.__repr__(value)
-
-
-def _key(key: object) -> str:
-    if isinstance(key, str):
-        return key
-    if isinstance(key, float):
-        return _float(key)
-    if key is True or key is False or key is None:
-        return {True: "true", False: "false", None: "null"}[key]
-    if isinstance(key, int):
-        return int.__repr__(key)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
-
-
-class _Pieces:
-    def __init__(self, write: Callable[[str], object], batch: int) -> None:
-        self.write = write
-        self.batch = batch
-        self.out: list[str] = []
-        self.depth = 0
-
-    def value(self, o: object, indent: str) -> None:
-        """Append ``o`` encoded; ``indent`` is the newline plus the indentation of its own level."""
-        self.depth += 1
-        out = self.out
-        if isinstance(o, str):
-            out.append(_ENCODE(o))
-        elif o is None:
-            out.append("null")
-        elif o is True:
-            out.append("true")
-        elif o is False:
-            out.append("false")
-        elif isinstance(o, int):
-            out.append(int.__repr__(o))
-        elif isinstance(o, float):
-            out.append(_float(o))
-        elif isinstance(o, list | tuple):
-            if not o:
-                out.append("[]")
-            else:
-                inner = indent + "  "
-                out.append("[" + inner)
-                first = True
-                for item in o:
-                    if not first:
-                        out.append("," + inner)
-                    first = False
-                    self.value(item, inner)
-                out.append(indent + "]")
-        elif isinstance(o, dict):
-            if not o:
-                out.append("{}")
-            else:
-                inner = indent + "  "
-                out.append("{" + inner)
-                first = True
-                for key, item in o.items():
-                    if not first:
-                        out.append("," + inner)
-                    first = False
-                    out.append(_ENCODE(_key(key)) + ": ")
-                    self.value(item, inner)
-                out.append(indent + "}")
-        else:
-            self.depth -= 1
-            self.value(str(o), indent)  # default=str
-            return
-        self.depth -= 1
-        if len(out) >= self.batch or self.depth == 0:
-            self.write("".join(out))
-            out.clear()
+    return dumps_bytes(data).decode()
