@@ -234,7 +234,11 @@ def history_cmd(
     from bot.service import audit  # only ``history`` reads the audit trail
 
     records = audit.history(repo=repo, config=settings.load(config) if config else None, app=app, since=since)
-    click.echo(report.dumps_bytes(report.history_json(records)) if output == "json" else report.history_table(records))
+    click.echo(
+        report.dumps_bytes(report.history_json(records))
+        if output == "json"
+        else report.history_table(records)
+    )
 
 
 def _since(text: str, until: datetime) -> datetime:
