@@ -6,12 +6,12 @@ The plumbing under ``gitrepo.WorkingClone``; callers outside ``clients`` use it 
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import git
 
 from bot import errors
 from bot.clients import gitauth
@@ -43,11 +43,63 @@ class CommitInfo:
         return next(iter(self.trailer_values(key)), None)
 
 
+class Failed(Exception):
+    """A git command that exited non-zero (or could not start: ``status`` -1), its stderr as git wrote it."""
+
+    def __init__(self, argv: Sequence[str], status: int, stderr: str) -> None:
+        super().__init__(f"{' '.join(argv[:2])} exited {status}")
+        self.argv = tuple(argv)
+        self.status = status
+        self.stderr = stderr
+
+
+class Git:
+    """``git`` run in ``cwd`` (None: this process's directory), with ``env`` over this process's
+    environment, stdin closed and messages in English (``LC_ALL=C``: some are read, e.g. a lost push).
+
+    The subprocess module, not GitPython: the bot only ever ran whole git commands through
+    ``git.Git.execute``, and GitPython costs every process ~25 ms of imports plus two ``git version``
+    runs, and says of itself that it "is not suited for long-running processes (like daemons) as it
+    tends to leak system resources" (its README, "Leakage of System Resources")."""
+
+    __slots__ = ("cwd", "env")
+
+    def __init__(self, cwd: str | Path | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.cwd = cwd
+        self.env = dict(env or {})
+
+    def output(
+        self, args: Sequence[str], *, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+    ) -> bytes:
+        """stdout of ``git args`` (fed ``stdin``), as bytes, whole; :class:`Failed` unless it exits 0."""
+        argv = ["git", *args]
+        full = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self.env, **(env or {})}
+        try:
+            done = subprocess.run(
+                argv,
+                cwd=self.cwd,
+                env=full,
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+            )
+        except OSError as exc:  # no git, or the working directory is gone
+            raise Failed(argv, -1, str(exc)) from exc
+        if done.returncode:
+            raise Failed(argv, done.returncode, done.stderr.decode(errors="replace"))
+        return done.stdout
+
+    def text(self, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> str:
+        """stdout of ``git args`` decoded (undecodable bytes kept as surrogates), one final newline cut."""
+        out = self.output(args, env=env).decode(errors="surrogateescape")
+        return out[:-1] if out.endswith("\n") else out
+
+
 def git_error(
-    exc: git.CommandError, where: str, ref: str | None, redact: Callable[[str], str] = gitauth.mask
+    exc: Failed, where: str, ref: str | None, redact: Callable[[str], str] = gitauth.mask
 ) -> errors.GitError:
-    argv = exc.command if isinstance(exc.command, list | tuple) else str(exc.command).split()
-    words = iter(str(a) for a in argv[1:])
+    words = iter(exc.argv[1:])
     verb = "git"
     for word in words:
         if word == "-c":
@@ -55,7 +107,7 @@ def git_error(
         elif not word.startswith("-") and "=" not in word:
             verb = word
             break
-    stderr = redact(str(exc.stderr or "")).strip().removeprefix("stderr:").strip(" '\n")
+    stderr = redact(exc.stderr).strip()
     return errors.GitError(
         redact(f"git {verb} failed (exit {exc.status})" + (f" on {ref}" if ref else "")),
         url=redact(where),
@@ -64,7 +116,7 @@ def git_error(
 
 
 def run(
-    cmd: git.Git,
+    cmd: Git,
     args: Sequence[str],
     *,
     where: str,
@@ -73,8 +125,8 @@ def run(
     redact: Callable[[str], str] = gitauth.mask,
 ) -> str:
     try:
-        return str(cmd.execute(["git", *args], env=dict(env) if env else None))
-    except git.CommandError as exc:
+        return cmd.text(args, env=env)
+    except Failed as exc:
         raise git_error(exc, where, ref, redact) from exc
 
 
@@ -109,9 +161,7 @@ def read_log(
     files: bool = True,
 ) -> list[CommitInfo]:
     """``git log`` newest first, of any repo (bare or not); ``since`` compares committer time."""
-    cmd = git.Git(str(repo_path))
-    if env:
-        cmd.update_environment(**env)
+    cmd = Git(repo_path, env)
     args = ["-c", "core.quotePath=false", "log", f"--format={_LOG_FORMAT}"]
     args += ["--name-only", "--no-renames"] if files else []
     if since is not None:

@@ -1,4 +1,5 @@
-"""The bot's only Git I/O: one persistent working clone per manifest repo, driven through GitPython.
+"""The bot's only Git I/O: one persistent working clone per manifest repo, driven through the git CLI
+(``gitcmd``).
 
 Sync is fetch + (only when something differs) hard reset + clean; a clone left broken by a crash (stale
 locks, a rebase or merge in progress, a corrupt index) is repaired or re-made, and said so. Pushes never
@@ -15,7 +16,6 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
-
-import git
 
 from bot import errors
 from bot.clients import gitauth, gitcmd, gitrepair
@@ -144,8 +142,7 @@ class WorkingClone:
         self._event = on_event or _stdlib_event
         self._auth = gitauth.Session(credentials)
         self._env = {"GIT_TERMINAL_PROMPT": "0", **(env or {}), **self._auth.env}
-        self._cmd = git.Git(str(self.path))
-        self._cmd.update_environment(**self._env)
+        self._cmd = gitcmd.Git(self.path, self._env)
         self._configured = False
         # The tree is clean at this sha because only our own staging + commit (+ push) ran since a
         # verified reset: the next reset() may skip its status walk once (issue 10 P3). Memory is a
@@ -177,7 +174,7 @@ class WorkingClone:
 
     def _net(self, *args: str, ref: str | None = None, cwd: Path | None = None) -> str:
         """A git command that talks to the remote: credentials are served for its lifetime only."""
-        cmd = self._cmd if cwd is None else git.Git(str(cwd))
+        cmd = self._cmd if cwd is None else gitcmd.Git(cwd, self._env)
         with self._auth.network() as env:
             return gitcmd.run(
                 cmd,
@@ -355,8 +352,8 @@ class WorkingClone:
     def _yes(self, *args: str, ref: str | None = None) -> bool:
         """Exit status 0 -> True, 1 -> False (git's yes/no commands), anything else is an error."""
         try:
-            self._cmd.execute(["git", *args])
-        except git.GitCommandError as exc:
+            self._cmd.output(args)
+        except gitcmd.Failed as exc:
             if exc.status == 1:
                 return False
             raise gitcmd.git_error(exc, self.remote_url, ref or self.branch, self.redact) from exc
@@ -372,12 +369,9 @@ class WorkingClone:
         if not entry or len(meta) < 3 or meta[1] != "blob":
             return None
         try:
-            out = self._cmd.execute(
-                ["git", "cat-file", "blob", meta[2]], stdout_as_string=False, strip_newline_in_stdout=False
-            )
-        except git.CommandError as exc:
+            return self._cmd.output(["cat-file", "blob", meta[2]])
+        except gitcmd.Failed as exc:
             raise gitcmd.git_error(exc, self.remote_url, f"{rev}:{path}", self.redact) from exc
-        return out if isinstance(out, bytes) else str(out).encode()
 
     def list_files(self, rev: str, path: str = "") -> list[str]:
         """Files under ``path`` (a directory or a file; "" = the whole tree) at ``rev``."""
@@ -404,22 +398,11 @@ class WorkingClone:
         """The bytes of each blob id, all through one ``git cat-file --batch`` (not two commands a file)."""
         if not ids:
             return {}
-        env = {**os.environ, **self._env}
         try:
-            done = subprocess.run(
-                ["git", "cat-file", "--batch"],
-                cwd=self.path,
-                input="".join(f"{i}\n" for i in ids).encode(),
-                env=env,
-                capture_output=True,
-                check=True,
-            )
-        except (OSError, subprocess.CalledProcessError) as exc:
-            detail = getattr(exc, "stderr", b"") or str(exc).encode()
-            raise self._error(
-                f"git cat-file --batch failed: {detail.decode(errors='replace').strip()}"
-            ) from exc
-        return _batch(done.stdout)
+            out = self._cmd.output(["cat-file", "--batch"], stdin="".join(f"{i}\n" for i in ids).encode())
+        except gitcmd.Failed as exc:
+            raise gitcmd.git_error(exc, self.remote_url, self.branch, self.redact) from exc
+        return _batch(out)
 
     def log_paths(self, since_rev: str | None, until_rev: str, paths: Sequence[str] = ()) -> list[CommitInfo]:
         """Commits in ``since_rev..until_rev`` (since excluded) touching ``paths``, newest first."""
@@ -713,7 +696,9 @@ def bare_clone(url: str, dest: str | Path, credentials: gitauth.Credentials | No
     auth = gitauth.Session(credentials)
     with auth.network() as env:
         args = ["clone", "--quiet", "--bare", "--", plain, str(dest)]
-        gitcmd.run(git.Git(), args, where=plain, env={"GIT_TERMINAL_PROMPT": "0", **env}, redact=auth.redact)
+        gitcmd.run(
+            gitcmd.Git(), args, where=plain, env={"GIT_TERMINAL_PROMPT": "0", **env}, redact=auth.redact
+        )
     return Path(dest)
 
 

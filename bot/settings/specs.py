@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field
 class _Open(pydantic.BaseModel):
     """Foreign specs: ignore keys githeal does not use, but type-check the ones it does."""
 
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True, defer_build=True)
 
 
 class SlothEvents(_Open):

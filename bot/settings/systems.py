@@ -59,7 +59,7 @@ class Base(pydantic.BaseModel):
     """Strict, closed, immutable: unknown keys and loose types are config errors."""
 
     model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False
+        extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True
     )
 
 

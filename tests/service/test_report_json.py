@@ -40,7 +40,7 @@ PLAIN: list[object] = [
     {},
     [],
     {"apps": {}, "actions": [], "errors": []},
-    {"a": [1, 2.5, True, False, None, -0.0, 5e-324, 0.1], "b": {"c": "é ü \u2603 \"q\" \\ \n", "d": []}},
+    {"a": [1, 2.5, True, False, None, -0.0, 5e-324, 0.1], "b": {"c": 'é ü \u2603 "q" \\ \n', "d": []}},
     {"nested": [[[{}]], [{"x": [1]}]], "t": (1, (2, 3))},
     {f"svc-{i:04d}": {"slos": [{"ratio": i / 7, "long": {"events": 1e-05}}]} for i in range(300)},
 ]

@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 
 from bot import errors
 from bot import settings as config_settings
-from bot.settings import files, locate, parse
+from bot.settings import files, parse, roundtrip
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "example.yaml"
@@ -167,7 +167,7 @@ def test_fast_reader_gives_what_ruamel_gives(doc: dict[str, Any], flow: bool) ->
     except (parse.Fallback, errors.ConfigError):
         return  # handed to ruamel (or refused by a guard): nothing to compare
     try:
-        slow = [locate.plain(t) for t in YAML(typ="rt").load_all(text)]
+        slow = [roundtrip.plain(t) for t in YAML(typ="rt").load_all(text)]
     except Exception as exc:  # ruamel refuses something LibYAML accepted: must not happen silently
         pytest.fail(f"fast reader accepted what ruamel refuses: {type(exc).__name__}: {exc}\n{text}")
     assert _same(fast, slow), text
