@@ -85,10 +85,28 @@ def collect_slos(
     app -> names of the SLOs that apply to it. Expected apps matter: an app missing from an answer
     is reported NO_SERIES, not silently skipped. Only SLOs some app uses are queried.
     """
+    answers = fetch(client, used_slos(slos, apps), at, timeout=timeout, concurrency=concurrency)
+    return evaluate(slos, apps, {at: answers})[at]
+
+
+def used_slos(
+    slos: Sequence[model.SLO], apps: Collection[str] | Mapping[str, Collection[str]]
+) -> list[model.SLO]:
+    """The SLOs of ``slos`` that some app of ``apps`` uses, in order: the only ones worth a query."""
+    wanted = _wanted(slos, apps)
+    return [s for s in slos if any(s.name in names for names in wanted.values())]
+
+
+def evaluate(
+    slos: Sequence[model.SLO],
+    apps: Collection[str] | Mapping[str, Collection[str]],
+    answers: Mapping[float, Sequence[Answer]],
+) -> dict[float, dict[str, tuple[model.SLOReport, ...]]]:
+    """Every app's reports at each instant of ``answers`` (from ``fetch`` or ``fetch_history``, which
+    may have been sent before the apps were known); answers of SLOs no app uses are ignored."""
     wanted = _wanted(slos, apps)
     used = [s for s in slos if any(s.name in names for names in wanted.values())]
-    answers = fetch(client, used, at, timeout=timeout, concurrency=concurrency)
-    return _reports(used, wanted, answers, at)
+    return {t: _reports(used, wanted, per_instant, t) for t, per_instant in answers.items()}
 
 
 def _wanted(
@@ -167,10 +185,9 @@ def collect_history(
     concurrency: int = MAX_CONCURRENCY,
 ) -> dict[float, dict[str, tuple[model.SLOReport, ...]]]:
     """``collect_slos`` at each of the last ``count`` evaluation steps (keys oldest first)."""
-    wanted = _wanted(slos, apps)
-    used = [s for s in slos if any(s.name in names for names in wanted.values())]
+    used = used_slos(slos, apps)
     answers = fetch_history(client, used, at, count, step, timeout=timeout, concurrency=concurrency)
-    return {t: _reports(used, wanted, per_instant, t) for t, per_instant in answers.items()}
+    return evaluate(slos, apps, answers)
 
 
 def _reports(

@@ -10,7 +10,8 @@ QUERY_ERROR samples), never an exception that stops the other apps.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -141,28 +142,54 @@ def _per_app_history(
 Series = dict[float, dict[str, float]]  # evaluation instant -> app -> value
 
 
-def _readings(
-    sources: Sources, chosen: Sequence[Target], at: float
-) -> tuple[dict[float, dict[str, tuple[model.SLOReport, ...]]], Series, Series, list[str]]:
-    """SLO reports, load and replicas at each evaluation instant of this cycle (one batched query,
-    or one range query when several instants are wanted), plus the errors to report."""
-    slo_apps = {t.metric: t.slos for t in chosen}
+@dataclass(frozen=True)
+class _Readings:
+    """What Prometheus answered for one cycle, before the apps were known: the SLO answers at each
+    evaluation instant, the per-app load and replicas, and the errors to report."""
+
+    slos: frozenset[str]  # the SLO names queried
+    answers: dict[float, list[collect.Answer]]
+    loads: Series
+    replicas: Series
+    errors: list[str]
+
+
+def _fetch(sources: Sources, names: Collection[str], at: float) -> _Readings:
+    """The cycle's Prometheus queries (one batched query per SLO x window, or one range query when
+    several instants are wanted, then load and replicas) for the SLOs named ``names``."""
+    slos = [s for s in sources.slos if s.name in names]
     times = collect.instants(at, sources.instants, sources.step)
+    lbl, tmo = sources.app_label, sources.timeout
     if len(times) == 1:
-        reports = {
-            at: collect.collect_slos(sources.prometheus, sources.slos, slo_apps, at, timeout=sources.timeout)
-        }
-        lbl, tmo = sources.app_label, sources.timeout
+        answers = {at: collect.fetch(sources.prometheus, slos, at, timeout=tmo)}
         load, load_err = _per_app(sources.prometheus, sources.load_query, at, lbl, tmo)
         reps, reps_err = _per_app(sources.prometheus, sources.replicas_query, at, lbl, tmo)
-        return reports, {at: load}, {at: reps}, [e for e in (load_err, reps_err) if e]
-    reports = collect.collect_history(
-        sources.prometheus, sources.slos, slo_apps, at, len(times), sources.step, timeout=sources.timeout
-    )
-    args = (times, sources.step, sources.app_label, sources.timeout)
-    loads, load_err = _per_app_history(sources.prometheus, sources.load_query, *args)
-    replicas, reps_err = _per_app_history(sources.prometheus, sources.replicas_query, *args)
-    return reports, loads, replicas, [e for e in (load_err, reps_err) if e]
+        loads, replicas = {at: load}, {at: reps}
+    else:
+        answers = collect.fetch_history(sources.prometheus, slos, at, len(times), sources.step, timeout=tmo)
+        args = (times, sources.step, lbl, tmo)
+        loads, load_err = _per_app_history(sources.prometheus, sources.load_query, *args)
+        replicas, reps_err = _per_app_history(sources.prometheus, sources.replicas_query, *args)
+    found = frozenset(s.name for s in slos)
+    return _Readings(found, answers, loads, replicas, [e for e in (load_err, reps_err) if e])
+
+
+def _more(sources: Sources, got: _Readings, names: Collection[str], at: float) -> _Readings:
+    """``got`` plus the answers of SLOs in ``names`` it lacks (an Application's annotation chose an
+    SLO no template names): asked now, SLO queries only."""
+    missing = [s for s in sources.slos if s.name in names and s.name not in got.slos]
+    if not missing:
+        return got
+    times = collect.instants(at, sources.instants, sources.step)
+    if len(times) == 1:
+        extra = {at: collect.fetch(sources.prometheus, missing, at, timeout=sources.timeout)}
+    else:
+        extra = collect.fetch_history(
+            sources.prometheus, missing, at, len(times), sources.step, timeout=sources.timeout
+        )
+    answers = {t: [*got.answers.get(t, []), *extra.get(t, [])] for t in got.answers.keys() | extra.keys()}
+    names_now = got.slos | {s.name for s in missing}
+    return _Readings(names_now, answers, got.loads, got.replicas, got.errors)
 
 
 def _deploys(
@@ -237,12 +264,13 @@ def observe(
     only: Sequence[str] | None = None,
     on_error: Callable[[str, str], None] | None = None,
     fleet: Callable[[Sequence[model.AppStatus]], Sequence[Target]] | None = None,
+    fleet_slos: Collection[str] = (),
     owns: Callable[[str], bool] | None = None,
 ) -> model.Snapshot:
     """Observe ``targets`` (or the subset named in ``only``) at one pinned time derived from ``now``.
 
-    ``fleet`` turns the listed Applications into more targets (discovery); ``owns`` keeps only the
-    apps of this replica's shard."""
+    ``fleet`` turns the listed Applications into more targets (discovery), whose templates name
+    ``fleet_slos``; ``owns`` keeps only the apps of this replica's shard."""
     problems: list[str] = []
 
     def fail(system: str, message: str) -> None:
@@ -251,6 +279,18 @@ def observe(
             on_error(system, message)
 
     at = collect.evaluation_time(now.timestamp(), sources.step, sources.offset)
+    wanted = set(only) if only is not None else None
+
+    def mine(t: Target) -> bool:
+        return (wanted is None or t.app in wanted) and (owns is None or owns(t.app))
+
+    # Prometheus does not wait for Argo CD: its queries are per SLO, not per app, so they go out
+    # beside the Application list, for the SLOs of the configured apps and of the fleet templates
+    # (an annotation naming another SLO costs one more round after discovery).
+    early = {name for t in targets if mine(t) for name in t.slos} | set(fleet_slos)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="githeal-observe")
+    prom_side = pool.submit(_fetch, sources, early, at)
+    pool.shutdown(wait=False)  # the submitted queries still run; result() below waits for them
     statuses: list[model.AppStatus] = []
     argo_error = ""
     try:
@@ -262,11 +302,13 @@ def observe(
     every = list(targets)
     if fleet is not None and not argo_error:
         every.extend(fleet(statuses))
-    wanted = set(only) if only is not None else None
-    chosen = [t for t in every if (wanted is None or t.app in wanted) and (owns is None or owns(t.app))]
+    chosen = [t for t in every if mine(t)]
     index = Index(statuses)
-    reports, loads, replicas, errs = _readings(sources, chosen, at)
-    for err in errs:
+    slo_apps = {t.metric: t.slos for t in chosen}
+    readings = _more(sources, prom_side.result(), {n for t in chosen for n in t.slos}, at)
+    reports = collect.evaluate(sources.slos, slo_apps, readings.answers)
+    loads, replicas = readings.loads, readings.replicas
+    for err in readings.errors:
         fail("prometheus", err)
     picked = {t.app: (None, argo_error) if argo_error else _pick(t, index) for t in chosen}
     evidence = _deploys(sources, chosen, picked, at)

@@ -304,6 +304,7 @@ class Engine:
             only=apps,
             on_error=failed,
             fleet=self._discover if self.configured.fleets else None,
+            fleet_slos={name for spec in self.configured.fleets.values() for name in spec.slos},
             owns=self.owns if self.shard is not None else None,
         )
         s = self.rt.settings  # with this cycle's discovered apps
