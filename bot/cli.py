@@ -13,6 +13,7 @@ import importlib
 import os
 import re
 import socket
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -189,7 +190,7 @@ def once(
         if output == "json":
             data = report.cycle_json(rep)
             data["verified"] = {k: {"success": o.success, "reason": o.reason} for k, o in outcomes.items()}
-            click.echo(report.dumps_bytes(data))
+            _print_json(data)
         else:
             click.echo(report.cycle_table(rep, every_app=all_apps), nl=False)
             for heal, o in outcomes.items():
@@ -234,11 +235,19 @@ def history_cmd(
     from bot.service import audit  # only ``history`` reads the audit trail
 
     records = audit.history(repo=repo, config=settings.load(config) if config else None, app=app, since=since)
-    click.echo(
-        report.dumps_bytes(report.history_json(records))
-        if output == "json"
-        else report.history_table(records)
-    )
+    if output == "json":
+        _print_json(report.history_json(records))
+        return
+    click.echo(report.history_table(records))
+
+
+def _print_json(data: object) -> None:
+    """``data`` as JSON on stdout, written as it is encoded (a 10,000-app report is 15 MB), and a newline."""
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    report.write_json(data, out.write)
+    out.write(b"\n")
+    out.flush()
 
 
 def _since(text: str, until: datetime) -> datetime:

@@ -5,7 +5,7 @@ Pure formatting of values the pipeline already produced; it must not query anyth
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from io import StringIO
 from typing import Any
@@ -234,3 +234,36 @@ def dumps_bytes(data: object) -> bytes:
 
 def dumps(data: object) -> str:
     return dumps_bytes(data).decode()
+
+
+def write_json(data: object, write: Callable[[bytes], object], *, depth: int = 2) -> None:
+    """``dumps_bytes(data)`` handed to ``write`` in pieces: mappings and lists down to ``depth`` are
+    opened here and their items encoded one at a time, so a 10,000-app report is never one 15 MB
+    buffer (plus orjson's growth) on top of the data it encodes. Same bytes; a test holds them equal."""
+    if depth <= 0 or not isinstance(data, dict | list) or not data:
+        write(dumps_bytes(data))
+        return
+    _items(data, write, 0, depth)
+
+
+def _items(
+    data: dict[Any, Any] | list[Any], write: Callable[[bytes], object], indent: int, depth: int
+) -> None:
+    if isinstance(data, dict) and not all(isinstance(k, str) for k in data):
+        write(_indented(data, indent))  # non-string keys: orjson's own conversion, in one piece
+        return
+    pad = b"\n" + b" " * (indent + 2)
+    write(b"{" if isinstance(data, dict) else b"[")
+    pairs = data.items() if isinstance(data, dict) else ((None, v) for v in data)
+    for i, (key, value) in enumerate(pairs):
+        write((b"," if i else b"") + pad + (orjson.dumps(key) + b": " if key is not None else b""))
+        if depth > 1 and isinstance(value, dict | list) and value:
+            _items(value, write, indent + 2, depth - 1)
+        else:
+            write(_indented(value, indent + 2))
+    write(b"\n" + b" " * indent + (b"}" if isinstance(data, dict) else b"]"))
+
+
+def _indented(value: object, indent: int) -> bytes:
+    # a JSON text has no raw newline inside a string (it is escaped): every b"\n" is layout
+    return dumps_bytes(value).replace(b"\n", b"\n" + b" " * indent) if indent else dumps_bytes(value)

@@ -81,3 +81,28 @@ def test_what_json_cannot_hold_is_null_and_others_go_through_str() -> None:
 def test_bytes_are_utf8_of_the_text() -> None:
     data = {"app": "café", "n": [1, 2]}
     assert report.dumps_bytes(data) == report.dumps(data).encode()
+
+
+STREAMED: list[object] = [
+    *PLAIN,
+    {"apps": {f"svc-{i}": {"slos": [{"r": i / 3, "w": [1, {"x": None}]}], "e": None} for i in range(50)}},
+    {"apps": {}, "list": [[], {}, [1, [2, [3]]]], "keys": {1: "int key", None: "none key"}, "s": "a\nb"},
+    [{"a": [{"b": {"c": []}}]}, "text", 1.5, None],
+]
+
+
+@pytest.mark.parametrize("data", STREAMED)
+@pytest.mark.parametrize("depth", [0, 1, 2, 5])
+def test_streamed_json_is_the_same_bytes(data: object, depth: int) -> None:
+    pieces: list[bytes] = []
+    report.write_json(data, pieces.append, depth=depth)
+    assert b"".join(pieces) == report.dumps_bytes(data)
+    if depth and isinstance(data, dict) and len(data) > 1:
+        assert len(pieces) > 2  # it does stream
+
+
+def test_a_big_report_is_never_one_piece() -> None:
+    big = {"apps": {f"app-{i}": {"v": [i, i + 0.5]} for i in range(5000)}}
+    sizes: list[int] = []
+    report.write_json(big, lambda piece: sizes.append(len(piece)))
+    assert sum(sizes) == len(report.dumps_bytes(big)) and max(sizes) < 200
