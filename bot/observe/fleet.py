@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from bot import model
 from bot.clients import argoapp, gitauth
+from bot.settings import policy as pol
 from bot.settings import tree
 
 PREFIX = "githeal.io/"
@@ -242,12 +243,17 @@ def discover(
     claimed: Collection[str] = (),
     policies: Collection[str] = (),
     slos: Collection[str] = (),
+    pr_policies: Sequence[pol.Policy] = (),
+    no_github: Collection[str] = (),
 ) -> Discovered:
     """The apps this cycle's Applications give. ``repos``: repo name -> URL; ``configured``: names of
     the static apps (they win over a discovered app of the same name); ``credentials``: credential
     templates giving a repo to an Application whose source is no configured repo; ``claimed``: the Argo CD
     Applications static apps already manage (``argocd_app``, by default the app's key): an
-    Application is managed once, by its static entry, even when that entry has another name."""
+    Application is managed once, by its static entry, even when that entry has another name.
+    ``pr_policies``: the policies that open pull requests; an app one of them applies to must get a
+    repo with a GitHub owner/name (``no_github``: the configured repos without one), else it is
+    skipped with why, as a static app would be refused at config load."""
     found: dict[str, tree.AppSpec] = {}
     skipped: list[Skipped] = []
     unmatched = 0
@@ -274,6 +280,8 @@ def discover(
             paths = narrowed.paths or ((source_path.strip("/") + "/",) if source_path.strip("/") else ())
             if not paths:
                 raise ValueError("its source has no path and the template gives no paths")
+            if (made.github is None) if made is not None else (repo in no_github):
+                _needs_no_prs(pr_policies, narrowed, bare, status, repo, made)
         except ValueError as exc:
             skipped.append(Skipped(where, name, str(exc)))
             continue
@@ -310,6 +318,34 @@ def discover(
     return Discovered(found, tuple(skipped), unmatched, used)
 
 
+def _opens_prs(p: pol.Policy) -> bool:
+    """The policy's heals are pull requests (the same rule the config load applies to static apps)."""
+    return (
+        p.mode is not model.Mode.OBSERVE
+        and p.merge is not pol.Merge.DIRECT
+        and not isinstance(p.remedy, pol.Notify)
+    )
+
+
+def _needs_no_prs(
+    pr_policies: Sequence[pol.Policy],
+    spec: tree.AppSpec,
+    app: str,
+    status: model.AppStatus,
+    repo: str,
+    derived: tree.RepoSettings | None,
+) -> None:
+    """``ValueError`` when a pull-request policy applies to an app whose repo has no GitHub owner/name."""
+    for p in pr_policies:
+        if (spec.policies is None or p.name in spec.policies) and p.selector.matches(app, status.labels):
+            where = (
+                f"its repo {gitauth.mask(derived.url)} comes from a credential template without github: true"
+                if derived is not None
+                else f"repo {repo!r} has no github owner/name"
+            )
+            raise ValueError(f"policy {p.name!r} opens pull requests, but {where}")
+
+
 def discover_in(s: tree.Settings, statuses: Sequence[model.AppStatus]) -> Discovered:
     """``discover`` with everything it needs taken from the settings (the cycle and ``githeal history``
     must find the same apps and derived repos)."""
@@ -322,4 +358,6 @@ def discover_in(s: tree.Settings, statuses: Sequence[model.AppStatus]) -> Discov
         claimed={spec.argocd_app or name for name, spec in s.apps.items() if spec.selector is None},
         policies={p.name for p in s.policies},
         slos=s.slos,
+        pr_policies=[p for p in s.policies if _opens_prs(p)],
+        no_github={name for name, r in s.repos.items() if r.github is None},
     )

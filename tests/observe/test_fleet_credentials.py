@@ -165,3 +165,60 @@ def test_validate_counts_the_templates(tmp_path: Path) -> None:
     assert (
         "OK: 0 apps, 0 SLOs (0 from slo_files), 0 policies, 0 repos, 1 credential template" in result.output
     )
+
+
+FLEET_CONFIG = """\
+prometheus: {url: http://127.0.0.1:9}
+argocd: {url: http://127.0.0.1:9, token: {env: A}}
+github: {auth: {token: {env: G}}}
+repos:
+  plain: {url: https://git.example.com/plain/manifests, credentials: {token: {env: T}}}
+credential_templates:
+  - {url: https://git.example.com/platform, credentials: {token: {env: T}}}
+  - {url: https://git.example.com/github, credentials: {token: {env: T}}, github: true}
+slos:
+  - {name: availability, objective: 99.9, ratio: {errors: 'e{code=~"5.."}', total: e}}
+apps:
+  fleet: {discover: {projects: [fleet]}, slos: [availability]}
+policies:
+  - {name: pr-rollback, apps: ["pay-*"], when: {slo: {tier: page}}, do: {rollback: {}},
+     mode: propose, merge: pr}
+  - {name: direct-restart, apps: ["*"], when: {slo: {tier: page}}, do: {restart: {}},
+     mode: auto, merge: direct}
+"""
+
+
+def test_a_pull_request_policy_skips_an_application_whose_repo_has_no_github(tmp_path: Path) -> None:
+    """Static apps get this refusal at config load ("repo ... has no github owner/name"); a discovered
+    app is only known at run time, so its Application is skipped with the reason, and the others go on:
+    the heal would otherwise fail at its first pull request, every cycle."""
+    from bot import settings
+
+    (tmp_path / "cfg.yaml").write_text(FLEET_CONFIG)
+    cfg = settings.load(tmp_path / "cfg.yaml", env={"A": "a", "T": "t", "G": "g"})
+    shop = "https://git.example.com/platform/shop"
+
+    def fleet_app(name: str, repo: str, **notes: str) -> model.AppStatus:
+        return dataclasses.replace(app(name, repo=repo, notes=notes), project="fleet")
+
+    found = fleet.discover_in(
+        cfg,
+        [
+            fleet_app("pay-api", shop),  # pr-rollback applies: skipped
+            fleet_app("cart", shop),  # only direct-restart applies
+            fleet_app("pay-web", shop, **{"githeal.io/policies": "direct-restart"}),  # annotation narrows
+            fleet_app("pay-gh", "https://git.example.com/github/acme/shop"),  # github: true template
+            fleet_app("pay-plain", "https://git.example.com/plain/manifests"),  # a configured repo, no github
+        ],
+    )
+    assert sorted(found.apps) == ["cart", "pay-gh", "pay-web"]
+    assert (
+        found.apps["pay-gh"].repo in found.repos
+        and found.repos[found.apps["pay-gh"].repo].github == "acme/shop"
+    )
+    reasons = {s.application.rpartition("/")[2]: s.reason for s in found.skipped}
+    assert reasons == {
+        "pay-api": "policy 'pr-rollback' opens pull requests, but its repo "
+        "https://git.example.com/platform/shop comes from a credential template without github: true",
+        "pay-plain": "policy 'pr-rollback' opens pull requests, but repo 'plain' has no github owner/name",
+    }
