@@ -154,19 +154,25 @@ class _Readings:
     errors: list[str]
 
 
+def _answers(sources: Sources, slos: Sequence[model.SLO], at: float) -> dict[float, list[collect.Answer]]:
+    """The batched SLO queries at this cycle's instants: instant queries for one, range queries for more."""
+    return collect.fetch_history(
+        sources.prometheus, slos, at, sources.instants, sources.step, timeout=sources.timeout
+    )
+
+
 def _fetch(sources: Sources, names: Collection[str], at: float) -> _Readings:
     """The cycle's Prometheus queries (one batched query per SLO x window, or one range query when
     several instants are wanted, then load and replicas) for the SLOs named ``names``."""
     slos = [s for s in sources.slos if s.name in names]
     times = collect.instants(at, sources.instants, sources.step)
     lbl, tmo = sources.app_label, sources.timeout
+    answers = _answers(sources, slos, at)
     if len(times) == 1:
-        answers = {at: collect.fetch(sources.prometheus, slos, at, timeout=tmo)}
         load, load_err = _per_app(sources.prometheus, sources.load_query, at, lbl, tmo)
         reps, reps_err = _per_app(sources.prometheus, sources.replicas_query, at, lbl, tmo)
         loads, replicas = {at: load}, {at: reps}
     else:
-        answers = collect.fetch_history(sources.prometheus, slos, at, len(times), sources.step, timeout=tmo)
         args = (times, sources.step, lbl, tmo)
         loads, load_err = _per_app_history(sources.prometheus, sources.load_query, *args)
         replicas, reps_err = _per_app_history(sources.prometheus, sources.replicas_query, *args)
@@ -180,13 +186,7 @@ def _more(sources: Sources, got: _Readings, names: Collection[str], at: float) -
     missing = [s for s in sources.slos if s.name in names and s.name not in got.slos]
     if not missing:
         return got
-    times = collect.instants(at, sources.instants, sources.step)
-    if len(times) == 1:
-        extra = {at: collect.fetch(sources.prometheus, missing, at, timeout=sources.timeout)}
-    else:
-        extra = collect.fetch_history(
-            sources.prometheus, missing, at, len(times), sources.step, timeout=sources.timeout
-        )
+    extra = _answers(sources, missing, at)
     answers = {t: [*got.answers.get(t, []), *extra.get(t, [])] for t in got.answers.keys() | extra.keys()}
     names_now = got.slos | {s.name for s in missing}
     return _Readings(names_now, answers, got.loads, got.replicas, got.errors)
