@@ -16,9 +16,9 @@ import os
 import random
 import re
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -28,6 +28,7 @@ from bot import errors
 from bot.clients import gitauth, gitcmd, gitrepair
 
 PR_BRANCH_PREFIX = "githeal/"
+_Status = tuple[str | None, str | None, bool]  # branch, HEAD sha, clean: what ``git status`` says
 HEAL_ID_KEY = "Heal-Id"  # the dedupe key; record.trailers owns the full vocabulary
 COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 HEAL_HORIZON = timedelta(days=30)  # find_heal looks no further back (issue 10 P3: no whole-history walk)
@@ -189,22 +190,22 @@ class WorkingClone:
 
     def sync(self) -> str:
         """Clone the first time, afterwards repair + fetch; then back to the remote branch; its sha."""
-        seen: _Background | None = None
+        seen: Future[_Status] | None = None
         if not (self.path / ".git").is_dir():
             self._clone()
         else:
             self._repair()
             # The tree check reads only the index and the work tree, the fetch only objects and remote
             # refs: run them side by side (issue 10 P3) and judge the tree against the fetched tip.
-            early = _Background(self._status) if self._clean_head is None else None
+            early = _beside(self._status) if self._clean_head is None else None
             try:
                 self.fetch()
             except errors.GitError as exc:
                 if early is not None:
-                    early.join()
+                    wait([early])  # its answer is stale now, but its git must be done
                 early = None
                 self._fetch_again(exc)
-            seen = early.join() if early is not None else None
+            seen = early
         self._configure()
         self.reset(seen)
         return self._head or self.head()
@@ -277,12 +278,12 @@ class WorkingClone:
         """Undo what a killed git leaves behind: lock files and half-done operations (file checks only)."""
         self._repaired(gitrepair.clear(self.path / ".git"))
 
-    def _status(self) -> tuple[str | None, str | None, bool]:
+    def _status(self) -> _Status:
         """(branch, HEAD sha, clean?) of the work tree: untracked and ignored files count as dirt."""
         status = "status", "--porcelain=v2", "--branch", "--untracked-files=all", "--ignored"
         return gitrepair.parse_status(self._git(*status))
 
-    def reset(self, seen: _Background | None = None) -> None:
+    def reset(self, seen: Future[_Status] | None = None) -> None:
         """Back to exactly the remote branch: no staged, untracked or in-progress state, no local branches.
 
         Cheap when already there (one status, one for-each-ref; after our own commit just the latter);
@@ -631,31 +632,13 @@ class WorkingClone:
         return True
 
 
-class _Background:
-    """One call run on a thread (a git command beside another one); ``join()`` gives it back."""
-
-    def __init__(self, fn: Callable[[], tuple[str | None, str | None, bool]]) -> None:
-        self._fn = fn
-        self._value: tuple[str | None, str | None, bool] | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="githeal-git-status", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._fn()
-        except BaseException as exc:  # handed to the caller by result()
-            self._error = exc
-
-    def join(self) -> _Background:
-        self._thread.join()
-        return self
-
-    def result(self) -> tuple[str | None, str | None, bool]:
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
+def _beside(fn: Callable[[], _Status]) -> Future[_Status]:
+    """``fn`` run on a thread beside the caller's next git command; ``result()`` waits and re-raises."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="githeal-git-status")
+    try:
+        return pool.submit(fn)
+    finally:
+        pool.shutdown(wait=False)  # the submitted call still runs
 
 
 def _batch(out: bytes) -> dict[str, bytes]:
