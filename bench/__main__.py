@@ -75,4 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bot.sandbox import localserver
+
+    with localserver.stop_on_sigterm():  # a killed run leaves no Prometheus behind
+        sys.exit(main())

@@ -12,13 +12,15 @@ import click
 
 from bot.sandbox import demo as story
 from bot.sandbox import drill as drills
+from bot.sandbox import localserver
 
 
 @click.command()
 @click.option("--keep", is_flag=True, help="Keep the sandbox's temp directory (repo, logs) for inspection.")
 def demo(keep: bool) -> None:
     """The sandbox story: a bad deploy, a load spike and live drift, healed through Git end to end."""
-    code = story.main(keep=keep)
+    with localserver.stop_on_sigterm():
+        code = story.main(keep=keep)
     if code:
         raise SystemExit(code)
 
@@ -58,6 +60,7 @@ def drill(
     tuning = drills.Tuning(
         time_scale=time_scale, limit=limit, trigger=trigger, scrape_interval=f"{scrape_interval:g}s"
     )
-    code = drills.main(scenario, repeat=repeat, baseline=baseline, output_format=output, tuning=tuning)
+    with localserver.stop_on_sigterm():
+        code = drills.main(scenario, repeat=repeat, baseline=baseline, output_format=output, tuning=tuning)
     if code:
         raise SystemExit(code)

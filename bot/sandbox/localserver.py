@@ -8,13 +8,15 @@ a race ("address already in use") is retried on a new one. Never used by the bot
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import IO, Self
 
 import httpx
@@ -22,6 +24,26 @@ import httpx
 from bot import errors
 
 PORT_ATTEMPTS = 3
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While the sandbox runs, SIGTERM (``kill``, a CI job's timeout) stops it as Ctrl-C does: every
+    ``with`` unwinds, servers are terminated, temp directories removed. Python's default for SIGTERM
+    ends the process at once and would leave Prometheus running. Main thread only (a no-op elsewhere)."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        before = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def free_port() -> int:

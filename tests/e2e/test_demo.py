@@ -9,7 +9,10 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -74,3 +77,31 @@ def test_without_prometheus_a_one_line_hint_and_exit_2(tmp_path: Path) -> None:
     lines = [line for line in out.getvalue().splitlines() if line.strip()]
     assert code == 2
     assert "prometheus not found on PATH" in lines[-1] and "apt-get install" in lines[-1]
+
+
+@pytest.mark.prometheus
+def test_sigterm_stops_everything_as_ctrl_c_does(tmp_path: Path) -> None:
+    """``kill`` (a CI timeout, systemd) used to end the process at once, Prometheus left running."""
+    healkit.require_prometheus()
+    githeal = Path(sys.executable).with_name("githeal")
+    log = tmp_path / "demo.out"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(githeal), "demo"], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not SANDBOX.search(log.read_text(errors="replace")) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            match = SANDBOX.search(log.read_text(errors="replace"))
+            assert match is not None, log.read_text()
+            while not _left_running(match.group(1)) and time.monotonic() < deadline:
+                time.sleep(0.1)  # Prometheus has started: the moment a kill used to orphan it
+            assert _left_running(match.group(1)), "the sandbox never started a server"
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert code == 130, log.read_text()
+    assert "interrupted" in log.read_text()
+    assert _left_running(match.group(1)) == []
+    assert not Path(match.group(1)).exists()
