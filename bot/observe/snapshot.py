@@ -287,7 +287,9 @@ def observe(
     # Prometheus does not wait for Argo CD: its queries are per SLO, not per app, so they go out
     # beside the Application list, for the SLOs of the configured apps and of the fleet templates
     # (an annotation naming another SLO costs one more round after discovery).
-    early = {name for t in targets if mine(t) for name in t.slos} | set(fleet_slos)
+    early = {name for t in targets if mine(t) for name in t.slos}
+    if fleet is not None and (wanted is None or wanted - {t.app for t in targets}):
+        early |= set(fleet_slos)  # some app asked for may be a discovered one
     pool = ThreadPoolExecutor(1, thread_name_prefix="githeal-observe")
     prom_side = pool.submit(_fetch, sources, early, at)
     pool.shutdown(wait=False)  # the submitted queries still run; result() below waits for them

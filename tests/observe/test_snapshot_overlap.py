@@ -111,3 +111,25 @@ def test_an_slo_only_a_discovered_application_names_is_asked_after_the_list(
     latency_queries = [q for q in faults.queries if "http_request_duration_seconds" in q]
     assert len(latency_queries) == windows(LATENCY)
     assert len(faults.queries) == windows(AVAILABILITY) + windows(LATENCY)
+
+
+def test_a_run_for_configured_apps_only_asks_no_template_slo(
+    argo: tuple[argocd.ArgoCDClient, Held], client: promclient.PrometheusClient, faults: FaultProxy
+) -> None:
+    """``githeal once --app fast-burn`` with a fleet configured: the templates' SLOs are not asked."""
+    argocd_client, _ = argo
+    target = snapshot.Target("fast-burn", "checkout", None, ("availability",))
+
+    def discovered(statuses: Sequence[model.AppStatus]) -> list[snapshot.Target]:
+        return [snapshot.Target("lat-slow", "checkout", None, ("latency-p99",))]
+
+    snap = snapshot.observe(
+        sources(argocd_client, client),
+        [target],
+        AT,
+        only=["fast-burn"],
+        fleet=discovered,
+        fleet_slos={"latency-p99"},
+    )
+    assert list(snap.apps) == ["fast-burn"]
+    assert len(faults.queries) == windows(AVAILABILITY)
