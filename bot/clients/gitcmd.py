@@ -6,7 +6,9 @@ The plumbing under ``gitrepo.WorkingClone``; callers outside ``clients`` use it 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,30 +71,52 @@ class Git:
         self.env = dict(env or {})
 
     def output(
-        self, args: Sequence[str], *, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
     ) -> bytes:
-        """stdout of ``git args`` (fed ``stdin``), as bytes, whole; :class:`Failed` unless it exits 0."""
+        """stdout of ``git args`` (fed ``stdin``), as bytes, whole; :class:`Failed` unless it exits 0.
+
+        ``timeout``: past it the command and every process it started (``git-remote-https``, ``ssh``)
+        are killed, and it fails: a remote that accepts a connection and never answers must not hang
+        the caller."""
         argv = ["git", *args]
         full = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self.env, **(env or {})}
         try:
-            done = subprocess.run(
+            proc = subprocess.Popen(
                 argv,
                 cwd=self.cwd,
                 env=full,
-                input=stdin,
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-                capture_output=True,
-                check=False,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=timeout is not None,  # its own group: killed with its helpers
             )
         except OSError as exc:  # no git, or the working directory is gone
             raise Failed(argv, -1, str(exc)) from exc
-        if done.returncode:
-            raise Failed(argv, done.returncode, done.stderr.decode(errors="replace"))
-        return done.stdout
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise Failed(argv, -1, f"no answer within {timeout:g}s: killed") from None
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if proc.returncode:
+            raise Failed(argv, proc.returncode, err.decode(errors="replace"))
+        return out
 
-    def text(self, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> str:
+    def text(
+        self, args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float | None = None
+    ) -> str:
         """stdout of ``git args`` decoded (undecodable bytes kept as surrogates), one final newline cut."""
-        out = self.output(args, env=env).decode(errors="surrogateescape")
+        out = self.output(args, env=env, timeout=timeout).decode(errors="surrogateescape")
         return out[:-1] if out.endswith("\n") else out
 
 
@@ -123,9 +147,10 @@ def run(
     ref: str | None = None,
     env: Mapping[str, str] | None = None,
     redact: Callable[[str], str] = gitauth.mask,
+    timeout: float | None = None,
 ) -> str:
     try:
-        return cmd.text(args, env=env)
+        return cmd.text(args, env=env, timeout=timeout)
     except Failed as exc:
         raise git_error(exc, where, ref, redact) from exc
 

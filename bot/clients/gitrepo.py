@@ -28,6 +28,7 @@ from bot import errors
 from bot.clients import gitauth, gitcmd, gitrepair
 
 PR_BRANCH_PREFIX = "githeal/"
+NETWORK_TIMEOUT = 300.0  # seconds a command talking to the remote may take (repos.<name>.network_timeout)
 _Status = tuple[str | None, str | None, bool]  # branch, HEAD sha, clean: what ``git status`` says
 HEAL_ID_KEY = "Heal-Id"  # the dedupe key; record.trailers owns the full vocabulary
 COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
@@ -125,6 +126,7 @@ class WorkingClone:
         on_event: Event | None = None,
         heal_horizon: timedelta = HEAL_HORIZON,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        network_timeout: float | None = NETWORK_TIMEOUT,
     ) -> None:
         url, user, password = gitauth.split_userinfo(remote_url)
         if password and credentials is None:
@@ -138,6 +140,7 @@ class WorkingClone:
         self.remote = remote
         self.max_push_attempts = max(1, max_push_attempts)
         self.heal_horizon = heal_horizon
+        self.network_timeout = network_timeout
         self._sleep = sleep
         self._clock = clock
         self._event = on_event or _stdlib_event
@@ -184,6 +187,7 @@ class WorkingClone:
                 ref=ref or self.branch,
                 env={**self._env, **env},
                 redact=self.redact,
+                timeout=self.network_timeout,
             )
 
     # ------------------------------------------------------------------ lifecycle
@@ -679,9 +683,8 @@ def bare_clone(url: str, dest: str | Path, credentials: gitauth.Credentials | No
     auth = gitauth.Session(credentials)
     with auth.network() as env:
         args = ["clone", "--quiet", "--bare", "--", plain, str(dest)]
-        gitcmd.run(
-            gitcmd.Git(), args, where=plain, env={"GIT_TERMINAL_PROMPT": "0", **env}, redact=auth.redact
-        )
+        prompt = {"GIT_TERMINAL_PROMPT": "0", **env}
+        gitcmd.run(gitcmd.Git(), args, where=plain, env=prompt, redact=auth.redact, timeout=NETWORK_TIMEOUT)
     return Path(dest)
 
 

@@ -130,6 +130,7 @@ def working_clone(
         sleep=sleep,
         credentials=git_credentials(r, token),
         on_event=log.event,
+        network_timeout=r.network_timeout,
     )
 
 

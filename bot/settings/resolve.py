@@ -242,6 +242,7 @@ def repo(name: str, c: systems.RepoConfig, s: Secrets, paths: Paths) -> tree.Rep
         merge_method=c.merge_method,
         protected_fallback=c.protected_fallback,
         stray_branch_after=c.stray_branch_after,
+        network_timeout=c.network_timeout,
     )
 
 

@@ -231,6 +231,11 @@ class RepoConfig(Base):
         description="A githeal/ PR branch without its PR is another replica opening that PR; older than "
         "this it is a leftover of a killed process and is deleted so the heal can be proposed again.",
     )
+    network_timeout: PositiveDuration = Field(
+        default=300.0,
+        description="A git command that talks to the remote (clone, fetch, push, ls-remote) is killed "
+        "after this long: a stalled remote fails this repo's work instead of hanging every cycle.",
+    )
 
     @pydantic.field_validator("github")
     @classmethod

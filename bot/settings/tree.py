@@ -85,6 +85,7 @@ class RepoSettings:
     merge_method: str | None = None  # "merge" | "squash" | "rebase"; None: the first the repo allows
     protected_fallback: bool = True  # a direct push refused by protection (GH006) becomes a PR
     stray_branch_after: float = 60.0  # seconds: a PR branch without its PR older than this is deleted
+    network_timeout: float = 300.0  # seconds a clone, fetch, push or ls-remote may take before it is killed
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,16 @@ directory (GitPython silently ran the command in the current directory then)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from bot import errors
-from bot.clients import gitcmd
+from bot.clients import gitcmd, gitrepo
 
 
 @pytest.fixture
@@ -53,3 +56,49 @@ def test_a_missing_working_directory_is_an_error_not_the_current_directory(tmp_p
     with pytest.raises(errors.GitError) as caught:
         gitcmd.run(gitcmd.Git(tmp_path / "gone"), ["status"], where="gone")
     assert "(exit -1)" in str(caught.value)
+
+
+def _cmdlines_mentioning(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd and "pytest" not in cmd:
+            found.append(cmd)
+    return found
+
+
+def test_a_remote_that_never_answers_is_killed_at_the_network_timeout(tmp_path: Path) -> None:
+    """A remote that accepts the connection and then says nothing (a hung proxy, a stalled server)
+    used to hang ``git clone``/``fetch`` for ever, and with it every cycle: no timeout anywhere."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def hold() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])  # accepted, never answered
+            except OSError:
+                return
+
+    threading.Thread(target=hold, daemon=True).start()
+    url = f"http://127.0.0.1:{port}/stalled.git"
+    clone = gitrepo.WorkingClone(url, "main", tmp_path / "work", network_timeout=2.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(errors.GitError) as caught:
+            clone.sync()
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert "no answer within 2s: killed" in str(caught.value)
+    assert elapsed < 20
+    assert held, "git never reached the stalled remote"
+    assert _cmdlines_mentioning(f"127.0.0.1:{port}") == []  # git-remote-http went with it
