@@ -157,6 +157,14 @@ def render(data: dict[str, Any]) -> str:
                 f"| p50 {pr['ratio_p50']:.2f}x, p95 {pr['ratio_p95']:.2f}x "
                 f"| {_verdict(pr['ratio_p50'] <= 2 and pr['ratio_p95'] <= 2)} |"
             )
+    config_rows = {r["apps"]: r for r in b.get("config", {}).get("figures") or []}
+    if 10000 in config_rows:
+        c = config_rows[10000]
+        lines.append(
+            f"| Config load of a valid 10,000-app config < 1 s | {c['valid_s']:.2f} s "
+            f"({c['bytes'] / 1e6:.1f} MB; a broken one, located: {c['broken_s']:.2f} s) "
+            f"| {_verdict(c['valid_s'] < 1.0)} |"
+        )
     if len(scale_rows) >= 2:
         xs = [r["apps"] for r in scale_rows]
         lo, hi = min(xs), max(xs)
