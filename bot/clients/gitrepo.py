@@ -18,13 +18,13 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from bot import errors
+from bot import errors, process
 from bot.clients import gitauth, gitcmd, gitrepair
 
 PR_BRANCH_PREFIX = "githeal/"
@@ -201,7 +201,7 @@ class WorkingClone:
             self._repair()
             # The tree check reads only the index and the work tree, the fetch only objects and remote
             # refs: run them side by side (issue 10 P3) and judge the tree against the fetched tip.
-            early = _beside(self._status) if self._clean_head is None else None
+            early = process.beside("githeal-git-status", self._status) if self._clean_head is None else None
             try:
                 self.fetch()
             except errors.GitError as exc:
@@ -634,15 +634,6 @@ class WorkingClone:
                 return False
             raise
         return True
-
-
-def _beside(fn: Callable[[], _Status]) -> Future[_Status]:
-    """``fn`` run on a thread beside the caller's next git command; ``result()`` waits and re-raises."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="githeal-git-status")
-    try:
-        return pool.submit(fn)
-    finally:
-        pool.shutdown(wait=False)  # the submitted call still runs
 
 
 def _batch(out: bytes) -> dict[str, bytes]:

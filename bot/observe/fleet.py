@@ -318,15 +318,6 @@ def discover(
     return Discovered(found, tuple(skipped), unmatched, used)
 
 
-def _opens_prs(p: pol.Policy) -> bool:
-    """The policy's heals are pull requests (the same rule the config load applies to static apps)."""
-    return (
-        p.mode is not model.Mode.OBSERVE
-        and p.merge is not pol.Merge.DIRECT
-        and not isinstance(p.remedy, pol.Notify)
-    )
-
-
 def _needs_no_prs(
     pr_policies: Sequence[pol.Policy],
     spec: tree.AppSpec,
@@ -358,6 +349,6 @@ def discover_in(s: tree.Settings, statuses: Sequence[model.AppStatus]) -> Discov
         claimed={spec.argocd_app or name for name, spec in s.apps.items() if spec.selector is None},
         policies={p.name for p in s.policies},
         slos=s.slos,
-        pr_policies=[p for p in s.policies if _opens_prs(p)],
+        pr_policies=[p for p in s.policies if p.opens_prs],
         no_github={name for name, r in s.repos.items() if r.github is None},
     )

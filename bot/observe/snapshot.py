@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from bot import errors, model
+from bot import errors, model, process
 from bot.clients import argoapp, argocd, prometheus
 from bot.observe import collect, deploys, rollouts
 
@@ -290,9 +289,7 @@ def observe(
     early = {name for t in targets if mine(t) for name in t.slos}
     if fleet is not None and (wanted is None or wanted - {t.app for t in targets}):
         early |= set(fleet_slos)  # some app asked for may be a discovered one
-    pool = ThreadPoolExecutor(1, thread_name_prefix="githeal-observe")
-    prom_side = pool.submit(_fetch, sources, early, at)
-    pool.shutdown(wait=False)  # the submitted queries still run; result() below waits for them
+    prom_side = process.beside("githeal-observe", _fetch, sources, early, at)
     statuses: list[model.AppStatus] = []
     argo_error = ""
     try:

@@ -8,18 +8,16 @@ background threads, ``record.verdicts`` records outcomes and escalations. Proces
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
-from bot import errors, model
+from bot import errors, model, process
 from bot.act import execute, message
 from bot.decide import memory as mem
 from bot.decide import past as hist
@@ -62,21 +60,7 @@ def targets(rt: wiring.Runtime) -> list[snapshot.Target]:
     return [target(name, spec, rt.settings.repos) for name, spec in rt.settings.apps.items()]
 
 
-@contextlib.contextmanager
-def quiet_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a cycle runs. A cycle builds hundreds of thousands of
-    short-lived objects without reference cycles (decoded JSON, statuses, samples, reports); each
-    collection the allocations would trigger walks every object the process holds, which cost about a
-    third of a 1,000-app cycle. Reference counting still frees everything at once; collection resumes,
-    with the usual thresholds, when the cycle ends (``settings.parse.quiet_gc`` does the same for a
-    config)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+quiet_gc = process.quiet_gc  # a cycle (and its report) runs without cyclic collection
 
 
 class Engine:
@@ -86,6 +70,7 @@ class Engine:
         self.rt = rt
         s = rt.settings
         self.configured = s  # the settings as loaded; each cycle adds the apps discovered from Argo CD
+        self._fleet_slos = frozenset(name for spec in s.fleets.values() for name in spec.slos)
         self.shard = shard
         self.discovered = fleet.Discovered({})
         self.derived: dict[str, tree.RepoSettings] = {}  # repos given by credential templates, kept
@@ -294,9 +279,7 @@ class Engine:
         # Git (sync, then the ledger) runs beside the observation's HTTP requests (issue 10 P1): the
         # two share nothing (observe never reads a clone), and the clones are the ones known now; a
         # repo first cloned by this cycle's discovery is read after it, as before.
-        pool = ThreadPoolExecutor(1, thread_name_prefix="githeal-cycle-git")
-        git_side = pool.submit(self._read_git, now, list(rt.clones))
-        pool.shutdown(wait=False)  # the submitted read still runs; result() below waits for it
+        git_side = process.beside("githeal-cycle-git", self._read_git, now, list(rt.clones))
         snap = snapshot.observe(
             self.sources,
             self.targets,
@@ -304,7 +287,7 @@ class Engine:
             only=apps,
             on_error=failed,
             fleet=self._discover if self.configured.fleets else None,
-            fleet_slos={name for spec in self.configured.fleets.values() for name in spec.slos},
+            fleet_slos=self._fleet_slos,
             owns=self.owns if self.shard is not None else None,
         )
         s = self.rt.settings  # with this cycle's discovered apps

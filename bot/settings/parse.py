@@ -10,16 +10,13 @@ caller then re-reads with ruamel, which words the syntax errors. It must not kno
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from bot import errors
+from bot import errors, process
 from bot.settings import files, secrecy
 
 # LibYAML's C parser when PyYAML was built with it (the wheels are); the pure parser otherwise.
@@ -283,17 +280,9 @@ def guard(text: str, shown: str, limits: files.Limits) -> None:
         loader.dispose()
 
 
-@contextlib.contextmanager
-def quiet_gc() -> Iterator[None]:
-    """No cycle collection while a config is read: its hundreds of thousands of fresh objects hold no
-    cycles, and collecting them as they appear would double the cost of a fleet-size load."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+# a config's hundreds of thousands of fresh objects hold no cycles: collecting them as they appear
+# would double the cost of a fleet-size load
+quiet_gc = process.quiet_gc
 
 
 def keypath(loc: tuple[str | int, ...]) -> str:

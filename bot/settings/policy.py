@@ -206,6 +206,12 @@ class Policy:
     def kind(self) -> model.ActionKind:
         return self.remedy.kind
 
+    @property
+    def opens_prs(self) -> bool:
+        """Its heals are pull requests (the rule the config load applies to static apps' repos)."""
+        writes = self.mode is not model.Mode.OBSERVE and not isinstance(self.remedy, Notify)
+        return writes and self.merge is not Merge.DIRECT
+
 
 # --------------------------------------------------------------------------- guardrails
 
